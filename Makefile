@@ -1,0 +1,36 @@
+# Everything installs from nothing into .venv; later targets reuse it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-installed
+BUILD_STAMP := $(VENV)/.ops-built
+OPS_SOURCES := $(shell find ops -name '*.cpp' -o -name '*.cu' -o -name '*.h' 2>/dev/null)
+PIP := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
+# The stack the project and its tests need; versions come from constraints.txt.
+DEPS := torch torchvision mmengine nuscenes-devkit numpy opencv-python opencv-python-headless \
+	scipy shapely matplotlib tqdm pytest ruff ninja setuptools wheel spconv cumm
+PYTEST_ARGS ?=
+
+.PHONY: install test lint clean
+
+install: $(BUILD_STAMP)
+
+$(DEPS_STAMP): constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) $(DEPS)
+	touch $@
+
+# The editable install builds bevfusion.ops._C; rebuilt whenever an op source changes.
+$(BUILD_STAMP): $(DEPS_STAMP) setup.py $(OPS_SOURCES)
+	$(PIP) --no-build-isolation --no-deps -e .
+	touch $@
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf build $(VENV) bevfusion.egg-info ops/*.so

@@ -1,0 +1,1 @@
+"""Speed measurements behind `tools/benchmark.py`: each suite times ops next to baselines in one run."""
