@@ -4,14 +4,17 @@ The C++ (OpenMP) kernels are always built. CUDA kernels are added only when a GP
 visible or FORCE_CUDA=1, the usual rule in this ecosystem. `ops/` installs as
 `bevfusion.ops`, never as a bare top-level `ops`.
 """
+
 import glob
 import os
 
 from setuptools import find_packages, setup
 
 # Arch list sm_70..sm_90 plus PTX, so newer GPUs JIT the kernels instead of failing with
-# "no kernel image is available" (the anchors stop at sm_86).
+# "no kernel image is available" (the anchors stop at sm_86). CUDA 13 dropped Volta, so
+# with a CUDA 13 torch the list starts at sm_75.
 CUDA_ARCH_LIST = "7.0;7.5;8.0;8.6;8.9;9.0+PTX"
+CUDA13_ARCH_LIST = "7.5;8.0;8.6;8.9;9.0+PTX"
 
 
 def _want_cuda() -> bool:
@@ -23,10 +26,8 @@ def _want_cuda() -> bool:
 def _extensions():
     from torch.utils.cpp_extension import CppExtension, CUDAExtension
 
-    cpu_sources = sorted(
-        path for path in glob.glob("ops/**/*.cpp", recursive=True) if not path.endswith("_cuda.cpp")
-    )
-    cxx_flags = ["-O3", "-fopenmp", "-std=c++17"]
+    cpu_sources = sorted(path for path in glob.glob("ops/**/*.cpp", recursive=True) if not path.endswith("_cuda.cpp"))
+    cxx_flags = ["-O3", "-fopenmp"]
     if not _want_cuda():
         return [
             CppExtension(
@@ -36,7 +37,10 @@ def _extensions():
                 extra_link_args=["-fopenmp"],
             )
         ]
-    os.environ.setdefault("TORCH_CUDA_ARCH_LIST", CUDA_ARCH_LIST)
+    import torch
+
+    cuda_major = int((torch.version.cuda or "0").split(".")[0])
+    os.environ.setdefault("TORCH_CUDA_ARCH_LIST", CUDA13_ARCH_LIST if cuda_major >= 13 else CUDA_ARCH_LIST)
     cuda_sources = sorted(glob.glob("ops/**/*_cuda.cpp", recursive=True) + glob.glob("ops/**/*.cu", recursive=True))
     return [
         CUDAExtension(

@@ -3,6 +3,7 @@
 Configs set `default_scope = 'bevfusion'`; `register_all_modules()` imports every module
 that registers something, so config `type=` names resolve.
 """
+
 import importlib
 
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
@@ -19,20 +20,12 @@ SCOPE = "bevfusion"
 
 MODELS = Registry("model", parent=MMENGINE_MODELS, scope=SCOPE, locations=["bevfusion.models"])
 DATASETS = Registry("dataset", parent=MMENGINE_DATASETS, scope=SCOPE, locations=["bevfusion.datasets"])
-TRANSFORMS = Registry(
-    "transform", parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=["bevfusion.datasets.transforms"]
-)
+TRANSFORMS = Registry("transform", parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=["bevfusion.datasets.transforms"])
 METRICS = Registry("metric", parent=MMENGINE_METRICS, scope=SCOPE, locations=["bevfusion.evaluation"])
 HOOKS = Registry("hook", parent=MMENGINE_HOOKS, scope=SCOPE, locations=["bevfusion.engine"])
-VISUALIZERS = Registry(
-    "visualizer", parent=MMENGINE_VISUALIZERS, scope=SCOPE, locations=["bevfusion.visualization"]
-)
-TASK_UTILS = Registry(
-    "task util", parent=MMENGINE_TASK_UTILS, scope=SCOPE, locations=["bevfusion.models.task_utils"]
-)
-DATA_SAMPLERS = Registry(
-    "data sampler", parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE, locations=["bevfusion.datasets"]
-)
+VISUALIZERS = Registry("visualizer", parent=MMENGINE_VISUALIZERS, scope=SCOPE, locations=["bevfusion.visualization"])
+TASK_UTILS = Registry("task util", parent=MMENGINE_TASK_UTILS, scope=SCOPE, locations=["bevfusion.models.task_utils"])
+DATA_SAMPLERS = Registry("data sampler", parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE, locations=["bevfusion.datasets"])
 
 # Packages whose import registers modules. A package that does not exist yet is skipped,
 # so this list can name the whole planned layout.

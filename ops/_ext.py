@@ -1,4 +1,5 @@
 """Loads the compiled op library and says clearly what to do when it is missing."""
+
 import importlib
 
 import torch

@@ -3,6 +3,7 @@
 Every suite times our implementation next to its baselines in the same run and reports
 ratios, so numbers from different machines are never compared directly.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,6 +17,7 @@ from bevfusion.benchmarks.timing import machine_info
 # Suite name -> module exposing `add_arguments(parser)` and `run(args) -> list[dict]`.
 SUITES = {
     "ops": "bevfusion.benchmarks.ops",
+    "data": "bevfusion.benchmarks.bench_data",
 }
 
 

@@ -3,6 +3,7 @@
 Each op family contributes a module `bevfusion.benchmarks.bench_<family>` with
 `run(args) -> list[dict]`; rows carry `op`, `variant`, `seconds` and any ratios.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,5 +39,9 @@ def run(args: argparse.Namespace) -> list[dict]:
 def print_table(title: str, rows: list[dict]) -> None:
     print(f"\n== {title}")
     for row in rows:
-        extras = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k not in ("op", "variant", "seconds"))
+        extras = ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in row.items()
+            if k not in ("op", "variant", "seconds")
+        )
         print(f"  {row['op']:<24} {row['variant']:<28} {row['seconds'] * 1e3:10.2f} ms  {extras}")

@@ -1,11 +1,13 @@
 """Timing helpers shared by every benchmark suite: medians over repeats, machine notes, JSON rows."""
+
 from __future__ import annotations
 
 import os
 import platform
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

@@ -12,10 +12,11 @@ above starting at front-right, then the top face in the same order:
     4..7: the same with +h/2.
 `bev_corners` are corners 0..3 in x, y: a counter-clockwise polygon.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -59,16 +60,16 @@ class LiDARBoxes:
     def __len__(self) -> int:
         return self.tensor.shape[0]
 
-    def __getitem__(self, index) -> "LiDARBoxes":
+    def __getitem__(self, index) -> LiDARBoxes:
         return LiDARBoxes(self.tensor[index].reshape(-1, BOX_DIM))
 
     def __repr__(self) -> str:
         return f"LiDARBoxes(n={len(self)}, dtype={self.tensor.dtype}, device={self.tensor.device})"
 
-    def clone(self) -> "LiDARBoxes":
+    def clone(self) -> LiDARBoxes:
         return LiDARBoxes(self.tensor.clone())
 
-    def to(self, *args, **kwargs) -> "LiDARBoxes":
+    def to(self, *args, **kwargs) -> LiDARBoxes:
         return LiDARBoxes(self.tensor.to(*args, **kwargs))
 
     @property
@@ -124,24 +125,24 @@ class LiDARBoxes:
         return points_in_boxes(points[:, :3].contiguous(), self.tensor[:, :7].contiguous())
 
     # ----------------------------------------------------------------- transforms
-    def rotate(self, angle: float) -> "LiDARBoxes":
+    def rotate(self, angle: float) -> LiDARBoxes:
         """Rotate about the LiDAR z axis by `angle` (radians, +x toward +y)."""
         return self.transform(rotation_z_matrix(angle))
 
-    def flip(self, axis: str = "horizontal") -> "LiDARBoxes":
+    def flip(self, axis: str = "horizontal") -> LiDARBoxes:
         """Mirror in BEV: `horizontal` negates y (flips left/right), `vertical` negates x."""
         return self.transform(flip_matrix(axis))
 
-    def scale(self, factor: float) -> "LiDARBoxes":
+    def scale(self, factor: float) -> LiDARBoxes:
         """Scale positions, sizes and velocities uniformly about the origin."""
         return self.transform(scale_matrix(factor))
 
-    def translate(self, offset: Sequence[float] | torch.Tensor) -> "LiDARBoxes":
+    def translate(self, offset: Sequence[float] | torch.Tensor) -> LiDARBoxes:
         boxes = self.clone()
         boxes.tensor[:, :3] += torch.as_tensor(offset, dtype=self.tensor.dtype, device=self.tensor.device)
         return boxes
 
-    def transform(self, matrix: torch.Tensor | np.ndarray) -> "LiDARBoxes":
+    def transform(self, matrix: torch.Tensor | np.ndarray) -> LiDARBoxes:
         """Apply a 4x4 similarity that keeps z vertical (rotation about z, flip, scale, shift).
 
         Velocities follow the linear part, as points moving with the box would.
@@ -155,9 +156,7 @@ class LiDARBoxes:
         center = data[:, :3] @ linear.T + shift
         heading = torch.stack([torch.cos(data[:, 6]), torch.sin(data[:, 6])], -1) @ linear[:2, :2].T
         velocity = data[:, 7:9] @ linear[:2, :2].T
-        out = torch.cat(
-            [center, data[:, 3:6] * scale, torch.atan2(heading[:, 1], heading[:, 0])[:, None], velocity], 1
-        )
+        out = torch.cat([center, data[:, 3:6] * scale, torch.atan2(heading[:, 1], heading[:, 0])[:, None], velocity], 1)
         out[:, 6] = wrap_angle(out[:, 6])
         return LiDARBoxes(out.to(self.tensor.dtype))
 
@@ -177,7 +176,7 @@ class LiDARBoxes:
                 [x, y, z],
                 [width, length, height],
                 Quaternion(axis=[0, 0, 1], radians=yaw),
-                label=None if labels is None else int(labels[i]),
+                label=np.nan if labels is None else int(labels[i]),
                 score=float("nan") if scores is None else float(scores[i]),
                 velocity=(vx, vy, 0.0),
                 name=None if names is None else names[i],
@@ -191,7 +190,7 @@ class LiDARBoxes:
     @classmethod
     def from_devkit(
         cls, boxes: Sequence, lidar2ego: np.ndarray, ego2global: np.ndarray, unknown_velocity: float = 0.0
-    ) -> "LiDARBoxes":
+    ) -> LiDARBoxes:
         """Boxes from devkit `Box` objects in the global frame.
 
         The devkit reports NaN velocity when a box has no neighbouring annotation; such
@@ -220,7 +219,7 @@ class LiDARBoxes:
         return [{"bbox_3d": row[:7], "velocity": row[7:9]} for row in data]
 
     @classmethod
-    def from_info(cls, instances: Sequence[dict]) -> "LiDARBoxes":
+    def from_info(cls, instances: Sequence[dict]) -> LiDARBoxes:
         """Boxes from mmdet3d v2 `instances` (`bbox_3d` gravity centre, optional `velocity`).
 
         NaN velocities, which mmdet3d's converter keeps for unknown motion, become 0.

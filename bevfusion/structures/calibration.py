@@ -1,18 +1,35 @@
 """The typed calibration and augmentation bundle that travels with every sample.
 
 Per camera: `cam2img` (intrinsics, 4x4), `lidar2cam` (extrinsics, 4x4) and `img_aug`
-(the resize/crop/flip/rotate applied to the image, 4x4 acting on pixel coordinates).
+(the resize/crop/flip/rotate applied to the image). `img_aug` acts on homogeneous pixels
+`(u*d, v*d, d, 1)`, so it composes with the projection by plain matrix products; a 2D
+affine `p' = A p + t` therefore keeps its translation in column 2, not 3. Build it with
+`image_affine_to_matrix`, never by hand.
 Per sample: `lidar_aug` (the global rotation/scale/flip/translation applied to points and
 boxes, 4x4). The view transform and the visualiser read only this structure.
 
 Shapes: cameras carry a leading `(..., N_cam, 4, 4)`, `lidar_aug` carries `(..., 4, 4)`
 with the same leading dims, so one sample and a batch share one class.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
 import torch
+
+
+def image_affine_to_matrix(affine: torch.Tensor) -> torch.Tensor:
+    """The 4x4 `img_aug` for a 2D pixel affine `(..., 2, 3)` = `[A | t]`.
+
+    Acting on `(u*d, v*d, d, 1)`, the translation must scale with depth, so it goes in
+    column 2; depth itself is unchanged.
+    """
+    affine = torch.as_tensor(affine, dtype=torch.float64)
+    matrix = torch.eye(4, dtype=affine.dtype, device=affine.device).expand(*affine.shape[:-2], 4, 4).clone()
+    matrix[..., :2, :2] = affine[..., :2, :2]
+    matrix[..., :2, 2] = affine[..., :2, 2]
+    return matrix
 
 
 def _identity_like(reference: torch.Tensor, leading: tuple[int, ...]) -> torch.Tensor:
@@ -56,7 +73,7 @@ class CalibrationBundle:
         lidar2cam: torch.Tensor,
         img_aug: torch.Tensor | None = None,
         lidar_aug: torch.Tensor | None = None,
-    ) -> "CalibrationBundle":
+    ) -> CalibrationBundle:
         """A bundle with identity augmentations where none are given.
 
         `cam2img` may be 3x3 intrinsics; it is padded to 4x4.
@@ -71,7 +88,12 @@ class CalibrationBundle:
             img_aug = _identity_like(cam2img, cam2img.shape[:-2])
         if lidar_aug is None:
             lidar_aug = _identity_like(cam2img, cam2img.shape[:-3])
-        return cls(cam2img, lidar2cam, torch.as_tensor(img_aug, dtype=cam2img.dtype), torch.as_tensor(lidar_aug, dtype=cam2img.dtype))
+        return cls(
+            cam2img,
+            lidar2cam,
+            torch.as_tensor(img_aug, dtype=cam2img.dtype),
+            torch.as_tensor(lidar_aug, dtype=cam2img.dtype),
+        )
 
     @property
     def num_cameras(self) -> int:
@@ -104,12 +126,14 @@ class CalibrationBundle:
         pixels = projected[..., :2] / depth.clamp(min=1e-6).unsqueeze(-1)
         return pixels, depth
 
-    def to(self, *args, **kwargs) -> "CalibrationBundle":
+    def to(self, *args, **kwargs) -> CalibrationBundle:
         return CalibrationBundle(*(getattr(self, f.name).to(*args, **kwargs) for f in fields(self)))
 
     @staticmethod
-    def stack(bundles: list["CalibrationBundle"]) -> "CalibrationBundle":
+    def stack(bundles: list[CalibrationBundle]) -> CalibrationBundle:
         """Batch per-sample bundles along a new leading dimension (for collate)."""
         if not bundles:
             raise ValueError("CalibrationBundle.stack: got no bundles")
-        return CalibrationBundle(*(torch.stack([getattr(b, f.name) for b in bundles]) for f in fields(CalibrationBundle)))
+        return CalibrationBundle(
+            *(torch.stack([getattr(b, f.name) for b in bundles]) for f in fields(CalibrationBundle))
+        )
