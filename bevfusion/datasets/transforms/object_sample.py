@@ -1,0 +1,120 @@
+"""GT sampling: paste objects from the ground-truth database into a scene, without collisions.
+
+The database (`tools/create_data.py` writes it) holds, per class, object crops whose points
+are stored relative to the box's gravity centre, in the LiDAR frame of the sample they came
+from. An object is pasted at the same LiDAR-frame pose it had there, so this transform must
+run before any global LiDAR augmentation. Only points are pasted, not image content.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from bevfusion.ops.box3d import bev_iou
+from bevfusion.registry import TRANSFORMS
+from bevfusion.structures import LiDARBoxes
+
+from .loading import load_points_file
+
+
+def _collides(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> np.ndarray:
+    """`(N, M)` bool: BEV footprints overlap with positive area (native rotated BEV IoU)."""
+    if len(boxes_a) == 0 or len(boxes_b) == 0:
+        return np.zeros((len(boxes_a), len(boxes_b)), dtype=bool)
+    return (bev_iou(boxes_a, boxes_b) > 0).numpy()
+
+
+@TRANSFORMS.register_module()
+class ObjectSample:
+    """Paste database objects until each class in `sample_groups` has that many boxes.
+
+    Candidates with fewer than `min_points[class]` points are never drawn. A candidate is
+    rejected if its BEV footprint overlaps an existing or already pasted box (rotated BEV IoU > 0). Scene points
+    inside a pasted box are removed, so the pasted object is not buried in other points.
+    """
+
+    def __init__(
+        self,
+        db_info_path: str,
+        data_root: str,
+        classes: Sequence[str],
+        sample_groups: dict[str, int],
+        min_points: dict[str, int] | None = None,
+        load_dim: int = 5,
+        use_dim: Sequence[int] = (0, 1, 2, 3, 4),
+        seed: int | None = None,
+    ) -> None:
+        path = db_info_path if os.path.isabs(db_info_path) else os.path.join(data_root, db_info_path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"ObjectSample: GT database info file not found: {path}")
+        with open(path, "rb") as handle:
+            database = pickle.load(handle)
+        self.data_root = data_root
+        self.classes = list(classes)
+        unknown = set(sample_groups) - set(self.classes)
+        if unknown:
+            raise ValueError(f"ObjectSample: sample_groups names unknown classes {sorted(unknown)}")
+        self.sample_groups = dict(sample_groups)
+        min_points = min_points or {}
+        self.pools = {
+            name: [item for item in database.get(name, []) if item["num_points_in_gt"] >= min_points.get(name, 0)]
+            for name in self.sample_groups
+        }
+        self.load_dim = load_dim
+        self.use_dim = list(use_dim)
+        self.rng = np.random.default_rng(seed)
+        self._order = {name: np.zeros(0, dtype=np.int64) for name in self.pools}
+
+    def _draw(self, name: str, count: int) -> list[dict]:
+        """`count` distinct candidates (fewer if the pool is small), cycling through shuffled passes."""
+        pool = self.pools[name]
+        count = min(count, len(pool))
+        if len(self._order[name]) < count:
+            self._order[name] = np.concatenate([self._order[name], self.rng.permutation(len(pool))])
+        chosen, self._order[name] = self._order[name][:count], self._order[name][count:]
+        return [pool[i] for i in chosen]
+
+    def _choose(self, boxes: LiDARBoxes, labels: np.ndarray) -> list[tuple[int, dict]]:
+        occupied = boxes.tensor[:, :7].float()
+        accepted = []
+        for name, wanted in self.sample_groups.items():
+            label = self.classes.index(name)
+            candidates = self._draw(name, wanted - int((labels == label).sum()))
+            if not candidates:
+                continue
+            rows = torch.tensor([c["box3d_lidar"][:7] for c in candidates], dtype=torch.float32)
+            clashes = _collides(rows, occupied)
+            among = _collides(rows, rows)
+            kept = []
+            for i in range(len(candidates)):
+                if not clashes[i].any() and not among[i, kept].any():
+                    kept.append(i)
+            occupied = torch.cat([occupied, rows[kept]])
+            accepted.extend((label, candidates[i]) for i in kept)
+        return accepted
+
+    def _object_points(self, item: dict) -> np.ndarray:
+        points = load_points_file(os.path.join(self.data_root, item["path"]), self.load_dim)[:, self.use_dim]
+        points[:, :3] += np.asarray(item["box3d_lidar"][:3], dtype=np.float32)
+        return points
+
+    def __call__(self, results: dict) -> dict:
+        if not np.allclose(results.get("lidar_aug", np.eye(4)), np.eye(4)):
+            raise ValueError("ObjectSample must run before global LiDAR augmentation (lidar_aug is not identity)")
+        boxes, labels = results["gt_bboxes_3d"], results["gt_labels_3d"]
+        accepted = self._choose(boxes, labels)
+        if not accepted:
+            return results
+        new_boxes = LiDARBoxes(np.array([item["box3d_lidar"] for _, item in accepted], dtype=np.float32))
+        points = results["points"]
+        inside = new_boxes.points_in_boxes(torch.from_numpy(points[:, :3])).any(1).numpy()
+        pasted = [self._object_points(item) for _, item in accepted]
+        results["points"] = np.concatenate([*pasted, points[~inside]])
+        results["gt_bboxes_3d"] = LiDARBoxes(torch.cat([boxes.tensor, new_boxes.tensor]))
+        results["gt_labels_3d"] = np.concatenate([labels, np.array([label for label, _ in accepted], dtype=np.int64)])
+        return results

@@ -1,0 +1,5 @@
+"""Models (registered in MODELS): the detector, its parts and the data preprocessor."""
+
+from .data_preprocessor import BEVFusionDataPreprocessor
+
+__all__ = ["BEVFusionDataPreprocessor"]

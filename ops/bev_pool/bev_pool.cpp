@@ -1,0 +1,160 @@
+// bev_pool: schemas, CPU kernels (OpenMP) and CPU registration.
+//
+// Layouts (see ops/bev_pool/geometry.py for how the index tensors are built):
+//   depth   (B, N, D, fH, fW)   one weight per frustum point
+//   context (B, N, fH, fW, C)   one feature row per pixel
+//   out     (B, nz*C, nx, ny)   channel z*C + c; plane = b*nz + z; cell rank = plane*nx*ny + x*ny + y
+//   cell_start (num_cells + 1)  CSR offsets: the points of cell r are [cell_start[r], cell_start[r+1])
+//   point_depth_index / point_context_index (P)  sorted by cell rank: flat depth index and pixel row
+//   point_cell (B*N*D*fH*fW)    the cell rank of every frustum point in depth order, -1 when dropped
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "bev_pool_checks.h"
+
+namespace bevfusion {
+namespace {
+
+// Cells summed into one local tile before it is written out channel by channel, so each
+// output row receives kCellTile contiguous values (whole cache lines) instead of one.
+constexpr int64_t kCellTile = 16;
+
+// Points whose rows are prefetched ahead of use: the kernels are bound by the latency of
+// gathering rows scattered over megabytes, not by arithmetic.
+constexpr int64_t kPrefetchAhead = 8;
+
+template <typename scalar_t>
+inline void prefetch_row(const scalar_t* row, int64_t channels) {
+  const char* bytes = reinterpret_cast<const char*>(row);
+  for (int64_t offset = 0; offset < channels * static_cast<int64_t>(sizeof(scalar_t)); offset += 64) {
+    __builtin_prefetch(bytes + offset);
+  }
+}
+
+template <typename scalar_t>
+void bev_pool_forward_kernel(const scalar_t* __restrict__ depth, const scalar_t* __restrict__ context,
+                             const int32_t* __restrict__ cell_start, const int32_t* __restrict__ point_depth_index,
+                             const int32_t* __restrict__ point_context_index, int64_t num_points, int64_t num_planes,
+                             int64_t plane_cells, int64_t channels, scalar_t* __restrict__ out) {
+  const int64_t tiles_per_plane = (plane_cells + kCellTile - 1) / kCellTile;
+#pragma omp parallel
+  {
+    std::vector<scalar_t> tile_sums(kCellTile * channels);
+#pragma omp for schedule(dynamic, 32)
+    for (int64_t tile = 0; tile < num_planes * tiles_per_plane; ++tile) {
+      const int64_t plane = tile / tiles_per_plane;
+      const int64_t first = (tile % tiles_per_plane) * kCellTile;
+      const int64_t count = std::min(kCellTile, plane_cells - first);
+      for (int64_t k = 0; k < count; ++k) {
+        scalar_t* __restrict__ sums = tile_sums.data() + k * channels;
+        std::fill(sums, sums + channels, scalar_t(0));
+        const int64_t cell = plane * plane_cells + first + k;
+        for (int64_t p = cell_start[cell]; p < cell_start[cell + 1]; ++p) {
+          if (p + kPrefetchAhead < num_points) {
+            __builtin_prefetch(depth + point_depth_index[p + kPrefetchAhead]);
+            prefetch_row(context + static_cast<int64_t>(point_context_index[p + kPrefetchAhead]) * channels, channels);
+          }
+          const scalar_t weight = depth[point_depth_index[p]];
+          const scalar_t* __restrict__ row = context + static_cast<int64_t>(point_context_index[p]) * channels;
+#pragma omp simd
+          for (int64_t c = 0; c < channels; ++c) sums[c] += weight * row[c];
+        }
+      }
+      scalar_t* out_tile = out + plane * channels * plane_cells + first;
+      for (int64_t c = 0; c < channels; ++c) {
+        for (int64_t k = 0; k < count; ++k) out_tile[c * plane_cells + k] = tile_sums[k * channels + c];
+      }
+    }
+  }
+}
+
+// One pass over pixels: each pixel owns its context gradient row and the depth gradients of
+// its D points, so no two threads ever write the same element (no atomics needed).
+template <typename scalar_t>
+void bev_pool_backward_kernel(const scalar_t* __restrict__ grad_rows, const scalar_t* __restrict__ depth,
+                              const scalar_t* __restrict__ context, const int32_t* __restrict__ point_cell,
+                              int64_t num_cameras, int64_t depth_bins, int64_t image_cells, int64_t channels,
+                              scalar_t* __restrict__ grad_depth, scalar_t* __restrict__ grad_context) {
+#pragma omp parallel
+  {
+    std::vector<scalar_t> sums(channels);
+#pragma omp for schedule(static)
+    for (int64_t pixel = 0; pixel < num_cameras * image_cells; ++pixel) {
+      const int64_t camera = pixel / image_cells;
+      const int64_t hw = pixel % image_cells;
+      const scalar_t* __restrict__ row = context + pixel * channels;
+      std::fill(sums.begin(), sums.end(), scalar_t(0));
+      scalar_t* __restrict__ acc = sums.data();
+      for (int64_t d = 0; d < depth_bins; ++d) {
+        const int64_t point = (camera * depth_bins + d) * image_cells + hw;
+        if (d + kPrefetchAhead < depth_bins) {
+          const int32_t ahead = point_cell[point + kPrefetchAhead * image_cells];
+          if (ahead >= 0) prefetch_row(grad_rows + static_cast<int64_t>(ahead) * channels, channels);
+        }
+        const int32_t cell = point_cell[point];
+        if (cell < 0) {
+          grad_depth[point] = scalar_t(0);
+          continue;
+        }
+        const scalar_t* __restrict__ grad = grad_rows + static_cast<int64_t>(cell) * channels;
+        const scalar_t weight = depth[point];
+        scalar_t dot = 0;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t c = 0; c < channels; ++c) {
+          dot += grad[c] * row[c];
+          acc[c] += weight * grad[c];
+        }
+        grad_depth[point] = dot;
+      }
+      std::copy(acc, acc + channels, grad_context + pixel * channels);
+    }
+  }
+}
+
+}  // namespace
+
+void bev_pool_forward_cpu(const at::Tensor& depth, const at::Tensor& context, const at::Tensor& cell_start,
+                          const at::Tensor& point_depth_index, const at::Tensor& point_context_index,
+                          const at::Tensor& out) {
+  const auto [num_planes, plane_cells] =
+      bev_pool_check_forward(depth, context, cell_start, point_depth_index, point_context_index, out);
+  AT_DISPATCH_FLOATING_TYPES(depth.scalar_type(), "bev_pool_forward_cpu", [&] {
+    bev_pool_forward_kernel<scalar_t>(depth.data_ptr<scalar_t>(), context.data_ptr<scalar_t>(),
+                                      cell_start.data_ptr<int32_t>(), point_depth_index.data_ptr<int32_t>(),
+                                      point_context_index.data_ptr<int32_t>(), point_depth_index.numel(),
+                                      num_planes, plane_cells, context.size(4), out.data_ptr<scalar_t>());
+  });
+}
+
+std::tuple<at::Tensor, at::Tensor> bev_pool_backward_cpu(const at::Tensor& grad_out, const at::Tensor& depth,
+                                                         const at::Tensor& context, const at::Tensor& point_cell) {
+  const auto grad_rows = bev_pool_check_backward(grad_out, depth, context, point_cell);
+  auto grad_depth = at::empty_like(depth);
+  auto grad_context = at::empty_like(context);
+  AT_DISPATCH_FLOATING_TYPES(depth.scalar_type(), "bev_pool_backward_cpu", [&] {
+    bev_pool_backward_kernel<scalar_t>(grad_rows.data_ptr<scalar_t>(), depth.data_ptr<scalar_t>(),
+                                       context.data_ptr<scalar_t>(), point_cell.data_ptr<int32_t>(),
+                                       depth.size(0) * depth.size(1), depth.size(2), depth.size(3) * depth.size(4),
+                                       context.size(4), grad_depth.data_ptr<scalar_t>(),
+                                       grad_context.data_ptr<scalar_t>());
+  });
+  return {grad_depth, grad_context};
+}
+
+}  // namespace bevfusion
+
+TORCH_LIBRARY_FRAGMENT(bevfusion, m) {
+  m.def(
+      "bev_pool_forward(Tensor depth, Tensor context, Tensor cell_start, Tensor point_depth_index, "
+      "Tensor point_context_index, Tensor(a!) out) -> ()");
+  m.def("bev_pool_backward(Tensor grad_out, Tensor depth, Tensor context, Tensor point_cell) -> (Tensor, Tensor)");
+}
+
+TORCH_LIBRARY_IMPL(bevfusion, CPU, m) {
+  m.impl("bev_pool_forward", &bevfusion::bev_pool_forward_cpu);
+  m.impl("bev_pool_backward", &bevfusion::bev_pool_backward_cpu);
+}

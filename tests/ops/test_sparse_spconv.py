@@ -1,0 +1,77 @@
+"""The native engine equals spconv 2.3.8's CPU forward (single-threaded oracle) with identical weights."""
+
+import pytest
+import torch
+from sparse_helpers import random_tensor
+from spconv_oracle import run_spconv
+
+from bevfusion.models.lidar.sparse_encoder import SparseEncoder
+from bevfusion.ops.sparse import SparseConvTensor, make_sparse_layer
+
+pytest.importorskip("spconv.pytorch")
+
+LAYERS = [
+    ("SubMConv3d", dict(in_channels=4, out_channels=8, kernel_size=3, indice_key="subm1")),
+    ("SparseConv3d", dict(in_channels=8, out_channels=16, kernel_size=3, stride=2, padding=1, indice_key="down")),
+    ("SubMConv3d", dict(in_channels=16, out_channels=16, kernel_size=(3, 1, 3), indice_key="subm2")),
+    ("SparseInverseConv3d", dict(in_channels=16, out_channels=8, kernel_size=3, indice_key="down")),
+    ("SparseConv3d", dict(in_channels=8, out_channels=8, kernel_size=(3, 1, 1), stride=(2, 1, 1), padding=0)),
+    ("SparseConv3d", dict(in_channels=8, out_channels=4, kernel_size=2, stride=2, dilation=1, padding=(0, 1, 1))),
+]
+
+
+def _by_site(indices: torch.Tensor, features: torch.Tensor, shape) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows sorted by (batch, z, y, x), so outputs in any order compare."""
+    key = indices.long()
+    key = ((key[:, 0] * shape[0] + key[:, 1]) * shape[1] + key[:, 2]) * shape[2] + key[:, 3]
+    order = key.argsort()
+    return indices[order], features[order]
+
+
+def test_subm_strided_and_inverse_convs_equal_spconv():
+    generator = torch.Generator().manual_seed(0)
+    x = random_tensor(generator, 3000, (21, 64, 64), channels=4, dtype=torch.float32)
+    layers = [make_sparse_layer(kind, bias=True, **kwargs) for kind, kwargs in LAYERS]
+    case = {
+        "layers": [(kind, kwargs, layer.state_dict()) for (kind, kwargs), layer in zip(LAYERS, layers)],
+        "features": x.features,
+        "indices": x.indices,
+        "shape": x.spatial_shape,
+        "batch_size": x.batch_size,
+    }
+    expected = run_spconv(case)
+    y = x
+    with torch.no_grad():
+        for (kind, _), layer, (spconv_indices, spconv_features) in zip(LAYERS, layers, expected):
+            y = layer(y)
+            assert isinstance(y, SparseConvTensor)
+            ours = _by_site(y.indices, y.features, y.spatial_shape)
+            theirs = _by_site(spconv_indices, spconv_features, y.spatial_shape)
+            assert torch.equal(ours[0], theirs[0]), kind
+            torch.testing.assert_close(ours[1], theirs[1], rtol=1e-4, atol=1e-4)
+
+
+ENCODER = dict(
+    in_channels=4,
+    sparse_shape=(40, 32, 41),
+    output_channels=16,
+    encoder_channels=((4, 4, 8), (8, 8, 16), (16, 16, 16), (16, 16)),
+    encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, (1, 1, 0)), (0, 0)),
+    block_type="basicblock",
+)
+
+
+def test_encoder_on_spconv_backend_gives_the_same_bev_from_the_same_weights():
+    generator = torch.Generator().manual_seed(1)
+    x = random_tensor(generator, 2000, (41, 32, 40), channels=4, dtype=torch.float32)
+    features, coords = x.features, x.indices
+    encoder = SparseEncoder(**ENCODER)
+    for module in encoder.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.normal_(0, 0.1, generator=generator)
+            module.running_var.uniform_(0.5, 1.5, generator=generator)
+    case = {"encoder": ENCODER, "state_dict": encoder.state_dict(), "features": features, "indices": coords}
+    expected = run_spconv(dict(case, batch_size=2))
+    with torch.no_grad():
+        ours = encoder.eval()(features, coords, batch_size=2)
+    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-4)
