@@ -22,10 +22,10 @@ def synthetic_nuscenes(tmp_path_factory):
     """Dataroot of a tiny synthetic nuScenes (v1.0-mini), generated once per test session.
 
     Two scenes named scene-0103 and scene-0916 (the official mini_val scenes, also the
-    custom split `synthetic_val`), two key frames each with their LiDAR sweeps; every one
+    custom split `synthetic_val`), three key frames each with their LiDAR sweeps; every one
     of the ten detection classes is annotated with LiDAR points.
     """
     from bevfusion.datasets.synthetic import SyntheticConfig, generate
 
     root = tmp_path_factory.mktemp("synthetic_nuscenes")
-    return generate(SyntheticConfig(out=root, scenes=2, samples_per_scene=2, seed=0), progress=False)
+    return generate(SyntheticConfig(out=root, scenes=2, samples_per_scene=3, seed=0), progress=False)

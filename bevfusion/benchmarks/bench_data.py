@@ -1,6 +1,7 @@
 """Data loading throughput of the full-size training pipeline (10 LiDAR frames, 6 cameras, all augmentations).
 
-Rows: the time per sample of every transform, the whole pipeline in one process, a
+Rows: the time per sample of every transform and of the whole pipeline in one process
+(one torch thread, as inside a DataLoader worker), a
 DataLoader with `--workers` processes (samples/s), and the floor it is compared with:
 reading the same LiDAR files and decoding the same JPEGs, nothing else.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,7 +23,7 @@ from bevfusion.registry import DATASETS, register_all_modules
 
 from .ops import print_table
 
-DEFAULT_CONFIG = "configs/_base_/datasets/nuscenes.py"
+DEFAULT_CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "_base_" / "datasets" / "nuscenes.py")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,14 +55,18 @@ def _dataset(args: argparse.Namespace):
 
 
 def _stage_rows(dataset, count: int) -> list[dict]:
+    """Mean seconds per sample of every transform, with one torch thread as in a DataLoader worker."""
     transforms = dataset.pipeline.transforms
     totals = np.zeros(len(transforms))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     for index in range(count):
         results = dataset.get_data_info(index % len(dataset))
         for position, transform in enumerate(transforms):
             start = time.perf_counter()
             results = transform(results)
             totals[position] += time.perf_counter() - start
+    torch.set_num_threads(threads)
     return [
         {"op": "data.stage", "variant": type(transform).__name__, "seconds": float(total / count)}
         for transform, total in zip(transforms, totals)

@@ -10,33 +10,38 @@ from .kernel_map import KernelMap
 
 
 class _GatherMMScatter(torch.autograd.Function):
-    """out[scatter[p]] += features[gather[p]] @ weight[k] for each offset k and its pairs p."""
+    """out[scatter[p]] += features[gather[p]] @ weight[k] for each offset k and its pairs p.
+
+    Runs `kernel_map` forwards (input sites to output sites) or, with `inverse`, backwards.
+    """
 
     @staticmethod
-    def forward(ctx, features, weight, gather_idx, scatter_idx, pair_offsets, num_out, identity_offset):
-        ctx.save_for_backward(features, weight, gather_idx, scatter_idx)
-        ctx.pair_offsets = pair_offsets
-        ctx.identity_offset = identity_offset
+    def forward(ctx, features, weight, kernel_map, inverse):
+        ctx.save_for_backward(features, weight)
+        ctx.kernel_map, ctx.inverse = kernel_map, inverse
+        gather, scatter = kernel_map.pairs(transposed=inverse)
+        num_out = (kernel_map.in_indices if inverse else kernel_map.out_indices).shape[0]
         return torch.ops.bevfusion.sparse_gather_mm_scatter(
-            features, weight, gather_idx, scatter_idx, pair_offsets, num_out, identity_offset
+            features, weight, gather, scatter, list(kernel_map.pair_offsets), num_out, kernel_map.identity_offset
         )
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        features, weight, gather_idx, scatter_idx = ctx.saved_tensors
+        features, weight = ctx.saved_tensors
+        kernel_map, offsets = ctx.kernel_map, list(ctx.kernel_map.pair_offsets)
         grad_out = grad_out.contiguous()
         grad_features = grad_weight = None
         if ctx.needs_input_grad[0]:
+            gather, scatter = kernel_map.pairs(transposed=not ctx.inverse)
             grad_features = torch.ops.bevfusion.sparse_gather_mm_scatter(
-                grad_out, weight.transpose(1, 2).contiguous(), scatter_idx, gather_idx,
-                ctx.pair_offsets, features.shape[0], ctx.identity_offset,
+                grad_out, weight.transpose(1, 2).contiguous(), gather, scatter, offsets, features.shape[0],
+                kernel_map.identity_offset,
             )  # fmt: skip
         if ctx.needs_input_grad[1]:
-            grad_weight = torch.ops.bevfusion.sparse_weight_grad(
-                features, grad_out, gather_idx, scatter_idx, ctx.pair_offsets
-            )
-        return grad_features, grad_weight, None, None, None, None, None
+            feature_rows, grad_rows = kernel_map.pairs(transposed=ctx.inverse)
+            grad_weight = torch.ops.bevfusion.sparse_weight_grad(features, grad_out, feature_rows, grad_rows, offsets)
+        return grad_features, grad_weight, None, None
 
 
 def sparse_conv(
@@ -58,12 +63,5 @@ def sparse_conv(
     if features.dtype != weight.dtype:
         raise ValueError(f"sparse conv: features are {features.dtype} but weight is {weight.dtype}")
     weight_kio = weight.reshape(out_channels, -1, in_channels).permute(1, 2, 0).contiguous()
-    if inverse:
-        gather_idx, scatter_idx, num_out = kernel_map.out_idx, kernel_map.in_idx, kernel_map.in_indices.shape[0]
-    else:
-        gather_idx, scatter_idx, num_out = kernel_map.in_idx, kernel_map.out_idx, kernel_map.out_indices.shape[0]
-    out = _GatherMMScatter.apply(
-        features.contiguous(), weight_kio, gather_idx, scatter_idx,
-        list(kernel_map.pair_offsets), num_out, kernel_map.identity_offset,
-    )  # fmt: skip
+    out = _GatherMMScatter.apply(features.contiguous(), weight_kio, kernel_map, inverse)
     return out if bias is None else out + bias

@@ -1,14 +1,15 @@
 // Sparse convolution execution on CPU: per kernel offset, gather input rows, GEMM with the
 // offset's (in, out) weight slice, scatter-add into output rows.
 //
-// Determinism: offsets run one after another in a fixed order, and within one offset
-// every output row receives at most one contribution, so the scatter is race-free. The
-// GEMMs run on fixed-size row chunks, each computed by one thread, so every output value
-// is the same sum in the same order at any thread count.
+// Each offset's pairs are sorted by scatter row, so a thread can own a block of output rows
+// and run every offset for it: one parallel region per conv, no races, and each output row
+// sums its contributions in offset order with GEMMs of the same shapes at any thread count,
+// so the result is bit-identical whatever the number of threads.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "sparse_torch.h"
@@ -17,7 +18,9 @@ namespace bevfusion {
 namespace sparse {
 namespace {
 
-// Rows per GEMM call: large enough to amortise the call, small enough to stay in cache.
+// Output rows per block (forward) and pairs per task (weight gradient): large enough to
+// amortise a GEMM call, small enough to stay in cache. Fixed, so results do not depend on threads.
+constexpr int64_t kBlockRows = 2048;
 constexpr int64_t kChunkRows = 1024;
 
 template <typename scalar_t>
@@ -38,20 +41,6 @@ void scatter_add_rows(const scalar_t* src, int64_t channels, const int32_t* rows
   }
 }
 
-// out = features @ weight, chunk by chunk (the identity offset of a submanifold conv).
-void chunked_mm(const at::Tensor& features, const at::Tensor& weight, at::Tensor& out) {
-  const int64_t rows = features.size(0);
-  const int64_t chunks = (rows + kChunkRows - 1) / kChunkRows;
-  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t chunk = begin; chunk < end; ++chunk) {
-      const int64_t start = chunk * kChunkRows;
-      const int64_t length = std::min(kChunkRows, rows - start);
-      auto target = out.narrow(0, start, length);
-      at::mm_out(target, features.narrow(0, start, length), weight);
-    }
-  });
-}
-
 }  // namespace
 
 at::Tensor sparse_gather_mm_scatter_cpu(const at::Tensor& features, const at::Tensor& weight,
@@ -63,41 +52,50 @@ at::Tensor sparse_gather_mm_scatter_cpu(const at::Tensor& features, const at::Te
               features.sizes());
   check_execution(op, features, gather_idx, scatter_idx, pair_offsets, weight.size(0));
   TORCH_CHECK(features.scalar_type() == weight.scalar_type(), op, ": features and weight dtypes differ");
-  const auto in = features.contiguous();
-  const auto w = weight.contiguous();
+  // Detached: OpenMP workers run with grad mode on, and at::mm_out refuses tensors that require grad.
+  const auto in = features.detach().contiguous();
+  const auto w = weight.detach().contiguous();
   const auto gather = gather_idx.contiguous();
   const auto scatter = scatter_idx.contiguous();
   const int64_t in_channels = w.size(1);
   const int64_t out_channels = w.size(2);
-  auto out = at::zeros({num_out, out_channels}, in.options());
+  auto out = identity_offset >= 0 ? at::empty({num_out, out_channels}, in.options())
+                                  : at::zeros({num_out, out_channels}, in.options());
   if (identity_offset >= 0) {
     TORCH_CHECK(num_out == in.size(0), op, ": an identity offset needs as many outputs as inputs");
-    chunked_mm(in, w[identity_offset], out);
   }
+  std::vector<at::Tensor> slices;
+  for (int64_t k = 0; k < w.size(0); ++k) slices.push_back(w[k]);
+  const int64_t blocks = (num_out + kBlockRows - 1) / kBlockRows;
   AT_DISPATCH_FLOATING_TYPES(in.scalar_type(), "sparse_conv", [&] {
     const scalar_t* in_ptr = in.data_ptr<scalar_t>();
     scalar_t* out_ptr = out.data_ptr<scalar_t>();
-    for (int64_t k = 0; k < w.size(0); ++k) {
-      const int64_t first = pair_offsets[k];
-      const int64_t count = pair_offsets[k + 1] - first;
-      if (k == identity_offset || count == 0) continue;
-      const auto w_k = w[k];
-      const int32_t* gather_ptr = gather.data_ptr<int32_t>() + first;
-      const int32_t* scatter_ptr = scatter.data_ptr<int32_t>() + first;
-      const int64_t chunks = (count + kChunkRows - 1) / kChunkRows;
-      at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
-        auto gathered = at::empty({kChunkRows, in_channels}, in.options());
-        auto product = at::empty({kChunkRows, out_channels}, in.options());
-        for (int64_t chunk = begin; chunk < end; ++chunk) {
-          const int64_t start = chunk * kChunkRows;
-          const int64_t length = std::min(kChunkRows, count - start);
-          gather_rows(in_ptr, in_channels, gather_ptr + start, length, gathered.data_ptr<scalar_t>());
-          auto target = product.narrow(0, 0, length);
-          at::mm_out(target, gathered.narrow(0, 0, length), w_k);
-          scatter_add_rows(product.data_ptr<scalar_t>(), out_channels, scatter_ptr + start, length, out_ptr);
+    const int32_t* gather_ptr = gather.data_ptr<int32_t>();
+    const int32_t* scatter_ptr = scatter.data_ptr<int32_t>();
+    at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+      auto gathered = at::empty({kBlockRows, in_channels}, in.options());
+      auto product = at::empty({kBlockRows, out_channels}, in.options());
+      for (int64_t block = begin; block < end; ++block) {
+        const int32_t first_row = static_cast<int32_t>(block * kBlockRows);
+        const int32_t last_row = static_cast<int32_t>(std::min(num_out, (block + 1) * kBlockRows));
+        if (identity_offset >= 0) {
+          auto target = out.narrow(0, first_row, last_row - first_row);
+          at::mm_out(target, in.narrow(0, first_row, last_row - first_row), slices[identity_offset]);
         }
-      });
-    }
+        for (int64_t k = 0; k < w.size(0); ++k) {
+          if (k == identity_offset) continue;
+          const int32_t* segment_end = scatter_ptr + pair_offsets[k + 1];
+          const int32_t* lo = std::lower_bound(scatter_ptr + pair_offsets[k], segment_end, first_row);
+          const int32_t* hi = std::lower_bound(lo, segment_end, last_row);
+          const int64_t count = hi - lo;
+          if (count == 0) continue;
+          gather_rows(in_ptr, in_channels, gather_ptr + (lo - scatter_ptr), count, gathered.data_ptr<scalar_t>());
+          auto target = product.narrow(0, 0, count);
+          at::mm_out(target, gathered.narrow(0, 0, count), slices[k]);
+          scatter_add_rows(product.data_ptr<scalar_t>(), out_channels, lo, count, out_ptr);
+        }
+      }
+    });
   });
   return out;
 }
@@ -109,8 +107,8 @@ at::Tensor sparse_weight_grad_cpu(const at::Tensor& features, const at::Tensor& 
   check_execution(op, features, in_idx, out_idx, pair_offsets, num_offsets);
   TORCH_CHECK(grad_out.dim() == 2 && grad_out.scalar_type() == features.scalar_type(), op,
               ": grad_out must be (N_out, C_out) with the features' dtype");
-  const auto in = features.contiguous();
-  const auto grad = grad_out.contiguous();
+  const auto in = features.detach().contiguous();
+  const auto grad = grad_out.detach().contiguous();
   const auto in_rows_tensor = in_idx.contiguous();
   const auto out_rows_tensor = out_idx.contiguous();
   const int64_t in_channels = in.size(1);

@@ -1,5 +1,7 @@
 // sparse_kernel_map: output sites and per-offset (input, output) pair lists, CPU (OpenMP).
 // Input sites go into an open-addressing hash table; every neighbour query is a lookup.
+// Each offset's pairs come sorted by output row (the execution kernels rely on it).
+// sparse_sort_pairs reorders pairs by another row (the transposed map: backward, inverse).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -25,33 +27,35 @@ int64_t table_capacity(int64_t entries) {
 }
 
 // Site key -> row, filled serially (so duplicates are reported deterministically), read in parallel.
+// Key and row share a slot, so a lookup touches one cache line.
 class SiteTable {
  public:
-  explicit SiteTable(int64_t entries)
-      : mask_(table_capacity(entries) - 1), keys_(mask_ + 1, kEmpty), rows_(mask_ + 1, -1) {}
+  explicit SiteTable(int64_t entries) : mask_(table_capacity(entries) - 1), slots_(mask_ + 1, Slot{kEmpty, -1}) {}
 
   bool insert(int64_t key, int32_t row) {
     for (uint64_t slot = mix_key(key) & mask_;; slot = (slot + 1) & mask_) {
-      if (keys_[slot] == kEmpty) {
-        keys_[slot] = key;
-        rows_[slot] = row;
+      if (slots_[slot].key == kEmpty) {
+        slots_[slot] = Slot{key, row};
         return true;
       }
-      if (keys_[slot] == key) return false;
+      if (slots_[slot].key == key) return false;
     }
   }
 
   int32_t find(int64_t key) const {
     for (uint64_t slot = mix_key(key) & mask_;; slot = (slot + 1) & mask_) {
-      if (keys_[slot] == key) return rows_[slot];
-      if (keys_[slot] == kEmpty) return -1;
+      if (slots_[slot].key == key) return slots_[slot].row;
+      if (slots_[slot].key == kEmpty) return -1;
     }
   }
 
  private:
+  struct Slot {
+    int64_t key;
+    int32_t row;
+  };
   uint64_t mask_;
-  std::vector<int64_t> keys_;
-  std::vector<int32_t> rows_;
+  std::vector<Slot> slots_;
 };
 
 SiteTable build_input_table(const int32_t* sites, int64_t count, const ConvGeometry& g) {
@@ -113,6 +117,48 @@ at::Tensor strided_output_sites(const int32_t* sites, int64_t count, const ConvG
   return out_sites;
 }
 
+struct PairList {
+  std::vector<int32_t> gather;
+  std::vector<int32_t> scatter;
+};
+using PairLists = std::vector<PairList>;
+
+// One offset's pairs reordered by scatter row. Within an offset a scatter row occurs at most
+// once, so a slot per row sorts in linear time; `slots` (all -1, size of the scatter rows) is
+// left all -1 again.
+PairList sorted_by_scatter(const std::vector<int32_t>& gather, const std::vector<int32_t>& scatter,
+                           std::vector<int32_t>& slots) {
+  for (size_t p = 0; p < scatter.size(); ++p) slots[scatter[p]] = gather[p];
+  PairList sorted;
+  sorted.gather.reserve(scatter.size());
+  sorted.scatter.reserve(scatter.size());
+  for (int64_t row = 0; row < static_cast<int64_t>(slots.size()); ++row) {
+    if (slots[row] < 0) continue;
+    sorted.gather.push_back(slots[row]);
+    sorted.scatter.push_back(static_cast<int32_t>(row));
+    slots[row] = -1;
+  }
+  return sorted;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> pack_pair_lists(const PairLists& lists,
+                                                                           const at::Tensor& out_sites) {
+  const int64_t num_offsets = static_cast<int64_t>(lists.size());
+  auto pair_offsets = at::empty({num_offsets + 1}, at::kLong);
+  int64_t* offsets_ptr = pair_offsets.data_ptr<int64_t>();
+  offsets_ptr[0] = 0;
+  for (int64_t k = 0; k < num_offsets; ++k) offsets_ptr[k + 1] = offsets_ptr[k] + lists[k].gather.size();
+  auto in_idx = at::empty({offsets_ptr[num_offsets]}, at::kInt);
+  auto out_idx = at::empty({offsets_ptr[num_offsets]}, at::kInt);
+  at::parallel_for(0, num_offsets, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      std::copy(lists[k].gather.begin(), lists[k].gather.end(), in_idx.data_ptr<int32_t>() + offsets_ptr[k]);
+      std::copy(lists[k].scatter.begin(), lists[k].scatter.end(), out_idx.data_ptr<int32_t>() + offsets_ptr[k]);
+    }
+  });
+  return {out_sites, in_idx, out_idx, pair_offsets};
+}
+
 }  // namespace
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> sparse_kernel_map_cpu(
@@ -129,43 +175,74 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> sparse_kernel_map_cpu
   const int32_t* out_ptr = out_sites.data_ptr<int32_t>();
   const int64_t num_out = out_sites.size(0);
 
-  // Per offset, walk the outputs in order: each list is sorted by output row, and within
-  // one offset an output meets at most one input (and an input at most one output).
-  std::vector<std::vector<int32_t>> pair_in(g.num_offsets), pair_out(g.num_offsets);
-  at::parallel_for(0, g.num_offsets, 1, [&](int64_t begin, int64_t end) {
+  PairLists lists(g.num_offsets);
+  // Submanifold maps are symmetric: offset K-1-k holds offset k's pairs reversed, and the
+  // centre pairs every row with itself, so only the first half needs lookups.
+  const int lookup_offsets = subm ? g.num_offsets / 2 : g.num_offsets;
+  at::parallel_for(0, lookup_offsets, 1, [&](int64_t begin, int64_t end) {
     int32_t site[4];
     for (int64_t k = begin; k < end; ++k) {
       for (int64_t o = 0; o < num_out; ++o) {
         if (!input_site(out_ptr + 4 * o, static_cast<int>(k), g, site)) continue;
         const int32_t row = table.find(site_key(site, g.in_shape));
         if (row < 0) continue;
-        pair_in[k].push_back(row);
-        pair_out[k].push_back(static_cast<int32_t>(o));
+        lists[k].gather.push_back(row);
+        lists[k].scatter.push_back(static_cast<int32_t>(o));
       }
     }
   });
-  auto pair_offsets = at::empty({g.num_offsets + 1}, at::kLong);
-  int64_t* offsets_ptr = pair_offsets.data_ptr<int64_t>();
-  offsets_ptr[0] = 0;
-  for (int k = 0; k < g.num_offsets; ++k) offsets_ptr[k + 1] = offsets_ptr[k] + pair_in[k].size();
-  auto in_idx = at::empty({offsets_ptr[g.num_offsets]}, at::kInt);
-  auto out_idx = at::empty({offsets_ptr[g.num_offsets]}, at::kInt);
-  at::parallel_for(0, g.num_offsets, 1, [&](int64_t begin, int64_t end) {
+  if (subm) {
+    const int centre = g.num_offsets / 2;
+    lists[centre].gather.resize(num_out);
+    for (int64_t o = 0; o < num_out; ++o) lists[centre].gather[o] = static_cast<int32_t>(o);
+    lists[centre].scatter = lists[centre].gather;
+    at::parallel_for(centre + 1, g.num_offsets, 1, [&](int64_t begin, int64_t end) {
+      std::vector<int32_t> slots(num_out, -1);
+      for (int64_t k = begin; k < end; ++k) {
+        const PairList& mirror = lists[g.num_offsets - 1 - k];
+        lists[k] = sorted_by_scatter(mirror.scatter, mirror.gather, slots);
+      }
+    });
+  }
+  return pack_pair_lists(lists, subm ? out_sites.clone() : out_sites);
+}
+
+std::tuple<at::Tensor, at::Tensor> sparse_sort_pairs_cpu(const at::Tensor& gather_idx, const at::Tensor& scatter_idx,
+                                                        at::IntArrayRef pair_offsets, int64_t num_rows) {
+  const int64_t num_offsets = static_cast<int64_t>(pair_offsets.size()) - 1;
+  TORCH_CHECK(num_offsets >= 1 && gather_idx.scalar_type() == at::kInt && scatter_idx.scalar_type() == at::kInt &&
+                  gather_idx.sizes() == scatter_idx.sizes() && pair_offsets.back() == gather_idx.numel(),
+              "sparse_sort_pairs: expects int32 pair lists of equal length covered by pair_offsets");
+  const auto gather = gather_idx.contiguous();
+  const auto scatter = scatter_idx.contiguous();
+  auto gather_sorted = at::empty_like(gather);
+  auto scatter_sorted = at::empty_like(scatter);
+  at::parallel_for(0, num_offsets, 1, [&](int64_t begin, int64_t end) {
+    std::vector<int32_t> slots(num_rows, -1);
     for (int64_t k = begin; k < end; ++k) {
-      std::copy(pair_in[k].begin(), pair_in[k].end(), in_idx.data_ptr<int32_t>() + offsets_ptr[k]);
-      std::copy(pair_out[k].begin(), pair_out[k].end(), out_idx.data_ptr<int32_t>() + offsets_ptr[k]);
+      const int64_t first = pair_offsets[k];
+      const int64_t count = pair_offsets[k + 1] - first;
+      const std::vector<int32_t> g(gather.data_ptr<int32_t>() + first, gather.data_ptr<int32_t>() + first + count);
+      const std::vector<int32_t> s(scatter.data_ptr<int32_t>() + first, scatter.data_ptr<int32_t>() + first + count);
+      const PairList sorted = sorted_by_scatter(g, s, slots);
+      std::copy(sorted.gather.begin(), sorted.gather.end(), gather_sorted.data_ptr<int32_t>() + first);
+      std::copy(sorted.scatter.begin(), sorted.scatter.end(), scatter_sorted.data_ptr<int32_t>() + first);
     }
   });
-  return {subm ? out_sites.clone() : out_sites, in_idx, out_idx, pair_offsets};
+  return {gather_sorted, scatter_sorted};
 }
 
 }  // namespace sparse
 }  // namespace bevfusion
 
 TORCH_LIBRARY_FRAGMENT(bevfusion, m) {
+  m.def("sparse_sort_pairs(Tensor gather_idx, Tensor scatter_idx, int[] pair_offsets, int num_rows) -> (Tensor, Tensor)");
   m.def(
       "sparse_kernel_map(Tensor indices, int[] in_shape, int[] out_shape, int batch_size, int[] kernel_size, "
       "int[] stride, int[] padding, int[] dilation, bool subm) -> (Tensor, Tensor, Tensor, Tensor)");
 }
 
-TORCH_LIBRARY_IMPL(bevfusion, CPU, m) { m.impl("sparse_kernel_map", &bevfusion::sparse::sparse_kernel_map_cpu); }
+TORCH_LIBRARY_IMPL(bevfusion, CPU, m) {
+  m.impl("sparse_kernel_map", &bevfusion::sparse::sparse_kernel_map_cpu);
+  m.impl("sparse_sort_pairs", &bevfusion::sparse::sparse_sort_pairs_cpu);
+}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -39,7 +40,11 @@ def conv_output_shape(
 
 @dataclass(frozen=True)
 class KernelMap:
-    """Pairs `(in_idx[p], out_idx[p])` for `p` in `pair_offsets[k]:pair_offsets[k+1]` use weight slice `k`."""
+    """Pairs `(in_idx[p], out_idx[p])` for `p` in `pair_offsets[k]:pair_offsets[k+1]` use weight slice `k`.
+
+    Each offset's pairs are sorted by output row; `pairs(transposed=True)` gives the same
+    pairs sorted by input row (built on first use: backward passes and inverse convs).
+    """
 
     in_indices: torch.Tensor
     out_indices: torch.Tensor
@@ -58,6 +63,16 @@ class KernelMap:
     def identity_offset(self) -> int:
         """The centre offset of a submanifold map pairs every row with itself; -1 otherwise."""
         return (len(self.pair_offsets) - 1) // 2 if self.subm else -1
+
+    def pairs(self, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(gather, scatter)` row lists, each offset sorted by scatter row: input->output, or output->input."""
+        return self._transposed_pairs if transposed else (self.in_idx, self.out_idx)
+
+    @cached_property
+    def _transposed_pairs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.ops.bevfusion.sparse_sort_pairs(
+            self.out_idx, self.in_idx, list(self.pair_offsets), self.in_indices.shape[0]
+        )
 
     def matches_input(self, indices: torch.Tensor) -> bool:
         """True when this map was built for these input sites."""

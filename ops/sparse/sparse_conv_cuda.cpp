@@ -140,6 +140,21 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> sparse_kernel_map_cud
   return {out_sites, in_idx, out_idx, pair_offsets};
 }
 
+std::tuple<at::Tensor, at::Tensor> sparse_sort_pairs_cuda(const at::Tensor& gather_idx, const at::Tensor& scatter_idx,
+                                                         at::IntArrayRef pair_offsets, int64_t num_rows) {
+  const int64_t num_offsets = static_cast<int64_t>(pair_offsets.size()) - 1;
+  TORCH_CHECK(num_offsets >= 1 && gather_idx.scalar_type() == at::kInt && scatter_idx.scalar_type() == at::kInt &&
+                  gather_idx.sizes() == scatter_idx.sizes() && pair_offsets.back() == gather_idx.numel(),
+              "sparse_sort_pairs: expects int32 pair lists of equal length covered by pair_offsets");
+  const c10::cuda::CUDAGuard guard(gather_idx.device());
+  const auto counts = at::tensor(pair_offsets, at::kLong).diff().to(gather_idx.device());
+  const auto offset_of_pair = at::repeat_interleave(at::arange(num_offsets, counts.options()), counts);
+  const auto key = offset_of_pair * num_rows + scatter_idx.to(at::kLong);
+  // Keys are unique: within an offset a scatter row occurs at most once.
+  const auto order = std::get<1>(key.sort());
+  return {gather_idx.index_select(0, order), scatter_idx.index_select(0, order)};
+}
+
 at::Tensor sparse_gather_mm_scatter_cuda(const at::Tensor& features, const at::Tensor& weight,
                                          const at::Tensor& gather_idx, const at::Tensor& scatter_idx,
                                          at::IntArrayRef pair_offsets, int64_t num_out, int64_t identity_offset) {
@@ -207,6 +222,7 @@ at::Tensor sparse_weight_grad_cuda(const at::Tensor& features, const at::Tensor&
 
 TORCH_LIBRARY_IMPL(bevfusion, CUDA, m) {
   m.impl("sparse_kernel_map", &bevfusion::sparse::sparse_kernel_map_cuda);
+  m.impl("sparse_sort_pairs", &bevfusion::sparse::sparse_sort_pairs_cuda);
   m.impl("sparse_gather_mm_scatter", &bevfusion::sparse::sparse_gather_mm_scatter_cuda);
   m.impl("sparse_weight_grad", &bevfusion::sparse::sparse_weight_grad_cuda);
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ def voxel_grid(voxel_size: Sequence[float], point_range: Sequence[float]) -> Vox
     dims = tuple(round((point_range[a + 3] - point_range[a]) / voxel_size[a]) for a in range(3))
     if not all(d >= 1 for d in dims):
         raise ValueError(f"point_range {point_range} must span at least one voxel of {voxel_size} on every axis")
+    if max(dims) >= 2**31 or math.prod(dims) >= 2**62:
+        raise ValueError(f"voxel grid {dims} from point_range {point_range} and voxel_size {voxel_size} is too large")
     return VoxelGrid(size=voxel_size, origin=point_range[:3], dims=dims)
 
 

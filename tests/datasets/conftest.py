@@ -4,7 +4,7 @@ import runpy
 import sys
 
 import pytest
-from nuscenes_helpers import Prepared
+from nuscenes_helpers import CREATE_DATA, Prepared
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +15,7 @@ def prepared(synthetic_nuscenes, tmp_path_factory) -> Prepared:
     argv = sys.argv
     sys.argv = ["create_data.py", "nuscenes", "--root-path", root, "--version", "v1.0-mini", "--out-dir", out]
     try:
-        runpy.run_path("tools/create_data.py", run_name="__main__")
+        runpy.run_path(CREATE_DATA, run_name="__main__")
     finally:
         sys.argv = argv
     return Prepared(

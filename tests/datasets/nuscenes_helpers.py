@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from bevfusion.datasets import NuScenesDataset
 from bevfusion.structures import LiDARBoxes
+
+REPO = Path(__file__).resolve().parents[2]
+CREATE_DATA = str(REPO / "tools" / "create_data.py")
+SYNTHETIC_CONFIG = str(REPO / "configs" / "_base_" / "datasets" / "synthetic_nuscenes.py")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from nuscenes.eval.detection.utils import category_to_detection_name
-from nuscenes_helpers import load_infos
+from nuscenes_helpers import CREATE_DATA, SYNTHETIC_CONFIG, load_infos
 from pyquaternion import Quaternion
 
 from bevfusion.datasets import CBGSDataset, NuScenesDataset
@@ -71,11 +71,11 @@ def test_rerun_keeps_finished_outputs_unless_overwrite(prepared, capsys):
     ]
     try:
         sys.argv = base
-        runpy.run_path("tools/create_data.py", run_name="__main__")
+        runpy.run_path(CREATE_DATA, run_name="__main__")
         assert os.path.getmtime(path) == 1
         assert "[skip]" in capsys.readouterr().out
         sys.argv = base + ["--overwrite", "--skip-gt-database"]
-        runpy.run_path("tools/create_data.py", run_name="__main__")
+        runpy.run_path(CREATE_DATA, run_name="__main__")
     finally:
         sys.argv = argv
     assert os.path.getmtime(path) > 1
@@ -262,7 +262,7 @@ def test_gt_database_crops_match_their_boxes(prepared, tmp_path):
 
 def _config_dataset(prepared, split):
     register_all_modules()
-    config = Config.fromfile("configs/_base_/datasets/synthetic_nuscenes.py")
+    config = Config.fromfile(SYNTHETIC_CONFIG)
     loader = config.train_dataloader if split == "train" else config.test_dataloader
     cfg = loader.dataset.dataset if split == "train" else loader.dataset
     cfg.ann_file = prepared.info["val"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import runpy
+import sys
 import warnings
 from pathlib import Path
 
@@ -96,6 +98,19 @@ def test_num_lidar_pts_matches_points_in_box(nusc):
             assert int(points_in_box(box, points[:3]).sum()) == expected
             checked += expected > 0
     assert checked > 20
+
+
+def test_lidar_and_cameras_see_the_same_objects(nusc):
+    """Objects near the ego that the cameras show fully are hit by the LiDAR (frames agree)."""
+    seen, hit = 0, 0
+    for annotation in nusc.sample_annotation:
+        sample = nusc.get("sample", annotation["sample_token"])
+        pose = nusc.get("ego_pose", nusc.get("sample_data", sample["data"]["LIDAR_TOP"])["ego_pose_token"])
+        distance = np.hypot(*(np.array(annotation["translation"][:2]) - pose["translation"][:2]))
+        if distance < 20 and annotation["visibility_token"] == "4":
+            seen += 1
+            hit += annotation["num_lidar_pts"] > 5
+    assert seen >= 10 and hit >= 0.9 * seen
 
 
 def test_points_have_nuscenes_layout(nusc):
@@ -225,13 +240,17 @@ def _digest(root: Path) -> dict[str, str]:
     }
 
 
-def test_same_seed_gives_identical_files_and_another_seed_differs(tmp_path):
-    digests = []
-    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+def test_same_seed_gives_identical_files_and_another_seed_differs(tmp_path, monkeypatch):
+    """The command line and the API, run with one seed, write the same bytes; another seed changes them."""
+    argv = ["create_synthetic_nuscenes.py", "--out", str(tmp_path / "cli"), "--scenes", "1", "--samples-per-scene", "1"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--seed", "3"])
+    runpy.run_path("tools/create_synthetic_nuscenes.py", run_name="__main__")
+    for name, seed in (("api", 3), ("other", 4)):
         generate(SyntheticConfig(out=tmp_path / name, scenes=1, samples_per_scene=1, seed=seed), progress=False)
-        digests.append(_digest(tmp_path / name))
-    assert digests[0] == digests[1]
-    assert digests[0] != digests[2]
+    digests = {name: _digest(tmp_path / name) for name in ("cli", "api", "other")}
+    assert len(digests["cli"]) == 14 + 1 + 1 + 6  # 13 tables and splits.json, a map, a LiDAR sweep, six images
+    assert digests["cli"] == digests["api"]
+    assert digests["other"] != digests["api"]
 
 
 @pytest.mark.parametrize("field, value", [("scenes", 0), ("samples_per_scene", 0), ("version", "mini")])

@@ -9,6 +9,7 @@ TINY = dict(
     in_channels=4,
     sparse_shape=(40, 32, 41),
     output_channels=16,
+    base_channels=4,
     encoder_channels=((4, 4, 8), (8, 8, 16), (16, 16, 16), (16, 16)),
     encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, (1, 1, 0)), (0, 0)),
     block_type="basicblock",
@@ -44,7 +45,7 @@ def test_training_step_reaches_every_parameter():
 
 
 def test_bevfusion_config_has_mmdetection3d_names_and_spconv_shapes():
-    config = dict(TINY, in_channels=5, sparse_shape=(1440, 1440, 41), output_channels=128)
+    config = dict(TINY, in_channels=5, sparse_shape=(1440, 1440, 41), output_channels=128, base_channels=16)
     config["encoder_channels"] = ((16, 16, 32), (32, 32, 64), (64, 64, 128), (128, 128))
     shapes = {name: tuple(p.shape) for name, p in SparseEncoder(**config).state_dict().items()}
     assert shapes["conv_input.0.weight"] == (16, 3, 3, 3, 5)

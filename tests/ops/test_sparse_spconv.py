@@ -55,6 +55,7 @@ ENCODER = dict(
     in_channels=4,
     sparse_shape=(40, 32, 41),
     output_channels=16,
+    base_channels=4,
     encoder_channels=((4, 4, 8), (8, 8, 16), (16, 16, 16), (16, 16)),
     encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, (1, 1, 0)), (0, 0)),
     block_type="basicblock",

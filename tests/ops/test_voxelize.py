@@ -157,6 +157,7 @@ def test_voxelization_module_picks_max_voxels_by_mode():
         ({"voxel_size": (0.5, 0.0, 0.5)}, "voxel_size"),
         ({"point_range": (0, 0, 0, 1, 1)}, "point_range"),
         ({"point_range": (1, 0, 0, 0, 1, 1)}, "point_range"),
+        ({"voxel_size": (1e-9, 1e-9, 1e-9)}, "too large"),
         ({"reduce": "max"}, "reduce"),
         ({"max_voxels": 0}, "max_voxels"),
         ({"points": torch.zeros(5, 2)}, "points"),

@@ -182,23 +182,19 @@ def _texture_mask(material: int, top_left, inverse_z, inverse_k, centre, axes, h
     """
     texture = TEXTURES[TEXTURE_ID[material]]
     height, width = inverse_z.shape
-    us = np.arange(top_left[0], top_left[0] + width, dtype=np.float64)[None, :]
-    vs = np.arange(top_left[1], top_left[1] + height, dtype=np.float64)[:, None]
-    rays = inverse_k.T @ axes  # row r: coefficient of (u, v, 1)[r] in the box-frame coordinates of the ray
+    us = np.arange(top_left[0], top_left[0] + width, dtype=np.float32)[None, :]
+    vs = np.arange(top_left[1], top_left[1] + height, dtype=np.float32)[:, None]
+    depth = (1.0 / inverse_z).astype(np.float32)
+    rays = (inverse_k.T @ axes).astype(np.float32)  # row r: coefficient of (u, v, 1)[r] in box-frame coordinates
     along_coeff, up_coeff = rays[:, 0] + rays[:, 1], rays[:, 2]
-    along = (us * along_coeff[0] + vs * along_coeff[1] + along_coeff[2]) / inverse_z - (centre @ axes[:, :2]).sum()
-    up = (us * up_coeff[0] + vs * up_coeff[1] + up_coeff[2]) / inverse_z - centre @ axes[:, 2] + half[2]
+    along = (us * along_coeff[0] + vs * along_coeff[1] + along_coeff[2]) * depth - float((centre @ axes[:, :2]).sum())
+    up = (us * up_coeff[0] + vs * up_coeff[1] + up_coeff[2]) * depth - float(centre @ axes[:, 2] - half[2])
     if texture == "windows":
-        return (
-            (np.mod(along, 3.0) > 0.8)
-            & (np.mod(along, 3.0) < 2.2)
-            & (np.mod(up, 3.2) > 1.0)
-            & (np.mod(up, 3.2) < 2.4)
-            & (up > 3.0)
-        )
+        column, floor = np.mod(along, 3.0), np.mod(up, 3.2)
+        return (column > 0.8) & (column < 2.2) & (floor > 1.0) & (floor < 2.4) & (up > 3.0)
     if texture == "stripes":
         return np.mod(along + up, 0.5) < 0.25
-    relative_up = up / (2 * half[2])
+    relative_up = up / float(2 * half[2])
     if texture == "band":
         return (relative_up > 0.35) & (relative_up < 0.65)
     if texture == "window_band":

@@ -39,14 +39,10 @@ def scan(lidar2global: np.ndarray, primitives: np.ndarray, layout: RoadLayout, r
     local_dirs = beam_directions()
     rotation, origin = lidar2global[:3, :3], lidar2global[:3, 3]
     dirs = local_dirs @ rotation.T
-    distance = np.full(local_dirs.shape[:2], np.inf)
-    material = np.zeros(local_dirs.shape[:2], dtype=np.int64)
-    incidence = np.ones(local_dirs.shape[:2])
-
-    down = dirs[..., 2] < -1e-9
-    ground_t = np.where(down, -origin[2] / np.where(down, dirs[..., 2], -1.0), np.inf)
-    distance = np.minimum(distance, ground_t)
+    down = dirs[..., 2] < -1e-9  # rays that reach the ground plane z = 0
+    distance = np.where(down, -origin[2] / np.where(down, dirs[..., 2], -1.0), np.inf)
     incidence = np.where(down, -dirs[..., 2], 1.0)
+    material = np.zeros(local_dirs.shape[:2], dtype=np.int64)
     hit_ground = np.isfinite(distance)
     ground_xy = origin[:2] + dirs[..., :2] * np.where(hit_ground, distance, 0.0)[..., None]
     material[hit_ground] = layout.ground_material(ground_xy[hit_ground])

@@ -32,6 +32,8 @@ _MATERIALS = [
     Material("building_glass", (95, 120, 140), 0.15, "windows", (35, 45, 60)),
     Material("pole", (110, 112, 118), 0.45),
     Material("wall", (170, 160, 140), 0.3, "ribs", (140, 130, 112)),
+    Material("bark", (90, 70, 50), 0.2),
+    Material("foliage", (55, 105, 45), 0.18, "stripes", (70, 125, 55)),
     # vehicles
     Material("paint_red", (170, 30, 35), 0.5),
     Material("paint_blue", (35, 55, 140), 0.5),

@@ -118,8 +118,9 @@ def sample_world(rng: np.random.Generator, name: str, duration: float) -> SceneW
     builder.construction_zone(zone)
     curb_y = -(ROAD_HALF_WIDTH - LANE_WIDTH / 2)
     taken = [(zone[0] - TAPER_LENGTH - 1.0, zone[1] + TAPER_LENGTH + 4.0), (cross_x - 12.0, cross_x + 12.0)]
+    beside_ego = (x_mid - 8.0, x_mid + 8.0)  # keep the big ones from filling the right cameras
     for kind in ("truck", "trailer", "bus"):
-        builder.parked_near(kind, curb_y, x_mid, taken)
+        taken.append(builder.parked_near(kind, curb_y, x_mid, taken + [beside_ego]))
     builder.parked_lane(curb_y, x_range, taken)
 
     # Moving lanes: the ego's lane, the opposite lane and the left curb lane with two-wheelers.
@@ -198,19 +199,19 @@ class _TrackBuilder:
             size=size,
         )
 
-    def parked_near(self, name: str, lane_y: float, x_mid: float, taken: list) -> None:
-        """One parked `name` within 30 m of the middle of the drive, clear of `taken` intervals."""
+    def parked_near(self, name: str, lane_y: float, x_mid: float, taken: list) -> tuple[float, float]:
+        """One parked `name` within 30 m of the middle of the drive, clear of `taken` intervals; returns its span."""
         size = sample_size(self.rng, name)
         for _ in range(50):
             x = x_mid + float(self.rng.uniform(-30.0, 30.0))
             span = (x - size[0] / 2 - 1.0, x + size[0] / 2 + 1.0)
             if not _overlaps(span, taken):
                 break
-        taken.append(span)
         attribute = "vehicle.stopped" if name == "bus" else "vehicle.parked"
         self.add(
             name, (x, lane_y + self.rng.normal(0, 0.1)), float(self.rng.normal(0, 0.04)), attribute=attribute, size=size
         )
+        return span
 
     def parked_lane(self, lane_y: float, x_range: tuple[float, float], taken: list) -> None:
         x = x_range[0]
@@ -304,7 +305,7 @@ def _overlaps(span: tuple[float, float], intervals: list) -> bool:
 
 
 def _static_structure(rng: np.random.Generator, layout: RoadLayout, x_range: tuple[float, float]) -> np.ndarray:
-    """Buildings behind the sidewalks, street lights at the curb and walls in the gaps (global frame)."""
+    """Buildings behind the sidewalks, walls in the gaps, trees and street lights (global frame)."""
     rows = []  # road-frame cx cy cz hl hw hh yaw material
     cross = (layout.cross_x - 12.0, layout.cross_x + 12.0)
     buildings = ("building_brick", "building_concrete", "building_glass")
@@ -347,6 +348,14 @@ def _static_structure(rng: np.random.Generator, layout: RoadLayout, x_range: tup
                         ]
                     )
             x += length + float(rng.uniform(0, 6))
+        for x in np.arange(x_range[0], x_range[1], float(rng.uniform(8, 20))):  # trees in the grass strip
+            if not _overlaps((x - 2, x + 2), [cross]) and rng.random() < 0.7:
+                trunk, crown = float(rng.uniform(2.0, 3.0)), float(rng.uniform(1.0, 1.6))
+                y = side * (ROAD_HALF_WIDTH + 4.5)
+                rows.append([x, y, trunk / 2, 0.15, 0.15, trunk / 2, 0.0, MATERIAL_ID["bark"]])
+                rows.append(
+                    [x, y, trunk + crown, crown, crown, crown, float(rng.uniform(0, 1.5)), MATERIAL_ID["foliage"]]
+                )
         for x in np.arange(x_range[0], x_range[1], float(rng.uniform(18, 30))):
             if not _overlaps((x - 1, x + 1), [(layout.cross_x - 11.5, layout.cross_x + 11.5)]):
                 rows.append([x, side * (ROAD_HALF_WIDTH + 0.25), 3.5, 0.12, 0.12, 3.5, 0.0, MATERIAL_ID["pole"]])

@@ -27,9 +27,11 @@ class PointsRangeFilter:
         self.high = np.asarray(point_cloud_range[3:], dtype=np.float32)
 
     def __call__(self, results: dict) -> dict:
-        xyz = results["points"][:, :3]
-        inside = ((xyz >= self.low) & (xyz < self.high)).all(axis=1)
-        results["points"] = results["points"][inside]
+        points = results["points"]
+        inside = (points[:, 0] >= self.low[0]) & (points[:, 0] < self.high[0])
+        for axis in (1, 2):  # column by column: numpy's row-wise all() over 3 values is slow
+            inside &= (points[:, axis] >= self.low[axis]) & (points[:, axis] < self.high[axis])
+        results["points"] = np.compress(inside, points, axis=0)
         return results
 
 
@@ -66,5 +68,5 @@ class PointShuffle:
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, results: dict) -> dict:
-        results["points"] = results["points"][self.rng.permutation(len(results["points"]))]
+        results["points"] = np.take(results["points"], self.rng.permutation(len(results["points"])), axis=0)
         return results

@@ -24,6 +24,11 @@ def _affine(linear: Sequence[Sequence[float]], shift: Sequence[float]) -> np.nda
     return matrix
 
 
+def _pixel_resize(scale_u: float, scale_v: float) -> np.ndarray:
+    """The pixel-centre map of a resize by `(scale_u, scale_v)`: u' = s (u + 0.5) - 0.5, as cv2.resize does."""
+    return _affine([[scale_u, 0], [0, scale_v]], [0.5 * scale_u - 0.5, 0.5 * scale_v - 0.5])
+
+
 @TRANSFORMS.register_module()
 class ImageAug3D:
     """BEVFusion's per-camera image augmentation to a fixed `final_dim` `(H, W)`.
@@ -78,11 +83,6 @@ class ImageAug3D:
         final_h, final_w = self.final_dim
         resize, crop_top, crop_left, flip, rotate = self._sample(height, width)
         new_w, new_h = int(width * resize), int(height * resize)
-        shrink = new_w < width
-        resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        # cv2.resize maps pixel centres: u' = s (u + 0.5) - 0.5.
-        scale_u, scale_v = new_w / width, new_h / height
-        resize_matrix = _affine([[scale_u, 0], [0, scale_v]], [0.5 * scale_u - 0.5, 0.5 * scale_v - 0.5])
         post = _affine([[1, 0], [0, 1]], [-crop_left, -crop_top])
         if flip:
             post = _affine([[-1, 0], [0, 1]], [final_w - 1, 0]) @ post
@@ -92,10 +92,19 @@ class ImageAug3D:
             centre = np.array([(final_w - 1) / 2, (final_h - 1) / 2])
             linear = np.array([[cos, sin], [-sin, cos]])
             post = _affine(linear, centre - linear @ centre) @ post
+        total = post @ _pixel_resize(new_w / width, new_h / height)
+        # Shrink by a whole factor first with area averaging (cheap, no aliasing), so the one
+        # warp that follows, at output size, only interpolates at a ratio in (0.5, 1].
+        factor = max(1, int(1 / resize))
+        source, done = image, np.eye(3)
+        if factor > 1:
+            source = cv2.resize(image, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
+            done = _pixel_resize(source.shape[1] / width, source.shape[0] / height)
+        remaining = total @ np.linalg.inv(done)
         warped = cv2.warpAffine(
-            resized, post[:2], (final_w, final_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+            source, remaining[:2], (final_w, final_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
         )
-        return warped, post @ resize_matrix
+        return warped, total
 
     def __call__(self, results: dict) -> dict:
         images = []

@@ -18,6 +18,8 @@ from bevfusion.structures import flip_matrix, rotation_z_matrix, scale_matrix
 def apply_lidar_transform(results: dict, matrix: np.ndarray) -> dict:
     """Move `points` (xyz columns) and `gt_bboxes_3d` by the 4x4 `matrix` and record it."""
     matrix = np.asarray(matrix, dtype=np.float64)
+    if np.array_equal(matrix, np.eye(4)):
+        return results
     points = results["points"]
     points[:, :3] = points[:, :3] @ matrix[:3, :3].T.astype(np.float32) + matrix[:3, 3].astype(np.float32)
     if "gt_bboxes_3d" in results:

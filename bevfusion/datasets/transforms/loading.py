@@ -31,8 +31,8 @@ def load_points_file(path: str, load_dim: int) -> np.ndarray:
             f"{path}: size {size} bytes is not a multiple of {load_dim} float32 values ({row_bytes} bytes per point)"
         )
     points = np.fromfile(path, dtype=np.float32).reshape(-1, load_dim)
-    finite = np.isfinite(points).all(axis=1)
-    if not finite.all():
+    if not np.isfinite(points).all():
+        finite = np.isfinite(points).all(axis=1)
         warnings.warn(f"{path}: dropped {int((~finite).sum())} points with NaN or inf values", stacklevel=2)
         points = points[finite]
     return points

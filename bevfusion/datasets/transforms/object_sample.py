@@ -22,11 +22,41 @@ from bevfusion.structures import LiDARBoxes
 from .loading import load_points_file
 
 
+def _reach(boxes: torch.Tensor) -> torch.Tensor:
+    """Half the BEV diagonal of `(N, 7+)` boxes: no footprint point is farther from the centre."""
+    return boxes[:, 3:5].norm(dim=1) / 2
+
+
 def _collides(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> np.ndarray:
-    """`(N, M)` bool: BEV footprints overlap with positive area (native rotated BEV IoU)."""
+    """`(N, M)` bool: BEV footprints overlap with positive area (native rotated BEV IoU).
+
+    Only pairs whose bounding circles meet go through the exact (costlier) IoU.
+    """
+    result = np.zeros((len(boxes_a), len(boxes_b)), dtype=bool)
     if len(boxes_a) == 0 or len(boxes_b) == 0:
-        return np.zeros((len(boxes_a), len(boxes_b)), dtype=bool)
-    return (bev_iou(boxes_a, boxes_b) > 0).numpy()
+        return result
+    gap = torch.cdist(boxes_a[:, :2], boxes_b[:, :2])
+    maybe = (gap <= _reach(boxes_a)[:, None] + _reach(boxes_b)[None]).numpy()
+    rows, cols = maybe.any(1), maybe.any(0)
+    if rows.any():
+        exact = (bev_iou(boxes_a[torch.from_numpy(rows)], boxes_b[torch.from_numpy(cols)]) > 0).numpy()
+        result[np.ix_(rows, cols)] = exact & maybe[np.ix_(rows, cols)]
+    return result
+
+
+def _inside_any(points: np.ndarray, boxes: LiDARBoxes) -> np.ndarray:
+    """`(P,)` bool: the point lies in any of `boxes`.
+
+    A square BEV bound per box picks the few points worth the exact points-in-boxes test.
+    """
+    xs, ys = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    near = np.zeros(len(points), dtype=bool)
+    for (x, y), reach in zip(boxes.center[:, :2].tolist(), _reach(boxes.tensor).tolist()):
+        near |= (np.abs(xs - x) <= reach) & (np.abs(ys - y) <= reach)
+    inside = np.zeros(len(points), dtype=bool)
+    if near.any():
+        inside[near] = boxes.points_in_boxes(torch.from_numpy(points[near, :3])).any(1).numpy()
+    return inside
 
 
 @TRANSFORMS.register_module()
@@ -112,7 +142,7 @@ class ObjectSample:
             return results
         new_boxes = LiDARBoxes(np.array([item["box3d_lidar"] for _, item in accepted], dtype=np.float32))
         points = results["points"]
-        inside = new_boxes.points_in_boxes(torch.from_numpy(points[:, :3])).any(1).numpy()
+        inside = _inside_any(points, new_boxes)
         pasted = [self._object_points(item) for _, item in accepted]
         results["points"] = np.concatenate([*pasted, points[~inside]])
         results["gt_bboxes_3d"] = LiDARBoxes(torch.cat([boxes.tensor, new_boxes.tensor]))

@@ -98,6 +98,11 @@ class SparseEncoder(nn.Module):
                 if downsample:
                     block = self._conv_module("SparseConv3d", channels, width, 3, 2, padding, f"spconv{stage + 1}")
                 elif block_type == "basicblock":
+                    if width != channels:
+                        raise ValueError(
+                            f"SparseEncoder: basic block {j} of stage {stage + 1} maps {channels} to {width} channels; "
+                            "basic blocks keep the width (set base_channels / the previous stage's last width)"
+                        )
                     block = SparseBasicBlock(width, self.norm_cfg, f"subm{stage + 1}", backend)
                 else:
                     block = self._conv_module("SubMConv3d", channels, width, 3, 1, padding, f"subm{stage + 1}")
