@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import time
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -168,6 +169,10 @@ def run(args: argparse.Namespace) -> list[dict]:
         torch.testing.assert_close(fn(), expected, rtol=1e-4, atol=1e-4, msg=f"bev_pool benchmark: {name} disagrees")
 
     seconds = {name: median_seconds(fn, repeats, device=device) for name, fn in variants.items()}
+    # CPU time of all threads: on a shared CPU machine it is far less disturbed by other load than wall time.
+    cpu_seconds = {}
+    if torch.device(device).type == "cpu":
+        cpu_seconds = {name: median_seconds(fn, repeats, clock=time.process_time) for name, fn in variants.items()}
     peak_bytes = {name: peak_allocated_bytes(fn, device) for name, fn in variants.items()}
     flops = 2 * geometry.num_points * CHANNELS
     element = depth.element_size()
@@ -193,10 +198,14 @@ def run(args: argparse.Namespace) -> list[dict]:
             "floor_gb_per_s": floor_bytes / seconds[name] / 1e9,
             "peak_alloc_mb": peak_bytes[name] / 2**20,
         }
+        if cpu_seconds:
+            row["cpu_seconds"] = cpu_seconds[name]
         if name == "bev_pool":
+            for baseline in ("naive_index_add", "lss_cumsum"):
+                row[f"speedup_vs_{baseline}"] = seconds[baseline] / seconds[name]
+                if cpu_seconds:
+                    row[f"cpu_time_speedup_vs_{baseline}"] = cpu_seconds[baseline] / cpu_seconds[name]
             row.update(
-                speedup_vs_naive_index_add=seconds["naive_index_add"] / seconds[name],
-                speedup_vs_lss_cumsum=seconds["lss_cumsum"] / seconds[name],
                 flops=flops,
                 floor_mb=floor_bytes / 2**20,
                 mm_gflops=machine_gflops,

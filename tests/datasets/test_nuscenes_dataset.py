@@ -16,19 +16,23 @@ from pyquaternion import Quaternion
 
 from bevfusion.datasets import CBGSDataset, NuScenesDataset
 from bevfusion.datasets.converters.gt_database import create_gt_database
-from bevfusion.datasets.converters.nuscenes_infos import CLASSES
+from bevfusion.datasets.converters.nuscenes_infos import CLASSES, split_scene_names
 from bevfusion.datasets.transforms import LoadPointsFromFile, LoadPointsFromMultiSweeps, ObjectSample
 from bevfusion.registry import DATASETS, MODELS, register_all_modules
 
 MMDET3D_CLASSES = CLASSES  # mmdet3d's update_infos_to_v2 METAINFO order, which ours follows
 
 
-def test_info_files_have_the_mmdet3d_v2_layout(prepared):
+def test_info_files_have_the_mmdet3d_v2_layout(prepared, nusc):
     infos = load_infos(prepared, "val")
     assert infos["metainfo"]["dataset"] == "nuscenes" and infos["metainfo"]["info_version"] == "1.1"
     assert infos["metainfo"]["version"] == "v1.0-mini"
     assert {name: infos["metainfo"]["categories"][name] for name in CLASSES} == {n: i for i, n in enumerate(CLASSES)}
-    assert len(infos["data_list"]) == 4
+    val_scenes = set(split_scene_names(nusc, "v1.0-mini")["val"])
+    expected = [
+        sample["token"] for sample in nusc.sample if nusc.get("scene", sample["scene_token"])["name"] in val_scenes
+    ]
+    assert [info["token"] for info in infos["data_list"]] == expected
     sample = infos["data_list"][1]
     assert {
         "sample_idx",
@@ -183,7 +187,7 @@ def test_mmdet3d_written_info_file_loads_with_the_same_samples(prepared, nusc, t
     loaders = [LoadPointsFromFile(), LoadPointsFromMultiSweeps(sweeps_num=10, test_mode=True)]
     ours = NuScenesDataset(prepared.info["val"], data_root=prepared.root, pipeline=loaders, test_mode=True)
     theirs = NuScenesDataset(str(theirs_path), data_root=prepared.root, pipeline=loaders, test_mode=True)
-    assert len(ours) == len(theirs) == 4
+    assert len(ours) == len(theirs) == len(load_infos(prepared, "val")["data_list"])
     for index in range(len(ours)):
         mine, other = ours[index], theirs[index]
         assert mine["token"] == other["token"]

@@ -22,6 +22,7 @@ from nuscenes.nuscenes import NuScenes
 from nuscenes.utils.data_classes import LidarPointCloud
 from nuscenes.utils.geometry_utils import BoxVisibility, points_in_box, view_points
 from nuscenes.utils.splits import create_splits_scenes
+from pyquaternion import Quaternion
 
 from bevfusion.datasets.synthetic import CUSTOM_VAL, SyntheticConfig, generate
 from bevfusion.datasets.synthetic.camera import render_background
@@ -66,8 +67,6 @@ def test_devkit_loads_and_links(nusc):
 
 def test_rig_and_attributes_follow_nuscenes(nusc):
     lidar = next(c for c in nusc.calibrated_sensor if nusc.get("sensor", c["sensor_token"])["channel"] == "LIDAR_TOP")
-    from pyquaternion import Quaternion
-
     assert Quaternion(lidar["rotation"]).yaw_pitch_roll[0] == pytest.approx(-np.pi / 2)
     valid = {
         "barrier": {""},
@@ -153,8 +152,6 @@ def test_boxes_project_onto_rendered_objects(nusc, synthetic_nuscenes):
 
 
 def _cam2global(nusc: NuScenes, record: dict) -> np.ndarray:
-    from pyquaternion import Quaternion
-
     matrices = []
     for table, token in (
         ("ego_pose", record["ego_pose_token"]),

@@ -54,6 +54,24 @@ def test_hard_voxelize_matches_reference(seed, max_points, max_voxels, reduce):
         torch.testing.assert_close(voxels, ref_voxels, rtol=1e-5, atol=1e-5)
 
 
+def test_grids_past_32_bit_voxel_ids_match_reference():
+    points = random_points(9)
+    fine = (1e-4, 1e-4, 1e-4)  # 8e4 x 6e4 x 2e4 cells: ids need 64 bits
+    voxels, coords, num_points = hard_voxelize(points, fine, POINT_RANGE, 3, 100000)
+    expected = hard_voxelize_reference(points, voxel_grid(fine, POINT_RANGE), 3, 100000)
+    assert int(coords[:, 2].max()) > 2**16
+    assert torch.equal(coords, expected[1]) and torch.equal(num_points, expected[2])
+    assert torch.equal(voxels, expected[0])
+
+
+@pytest.mark.parametrize("reduce", ["none", "mean"])
+def test_no_points_inside_gives_empty_voxels(reduce):
+    for points in (torch.zeros(0, 4), torch.full((7, 4), 100.0)):
+        voxels, coords, num_points = hard_voxelize(points, VOXEL_SIZE, POINT_RANGE, 5, 10, reduce)
+        assert voxels.shape == ((0, 5, 4) if reduce == "none" else (0, 4))
+        assert coords.shape == (0, 3) and num_points.shape == (0,)
+
+
 def test_caps_are_reached_and_respected():
     points = random_points(3)
     voxels, coords, num_points = hard_voxelize(points, VOXEL_SIZE, POINT_RANGE, 4, 50)
