@@ -14,7 +14,7 @@ from pathlib import Path
 from bevfusion.datasets.synthetic import SyntheticConfig, generate
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("data/synthetic"), help="dataroot to write")
     parser.add_argument("--scenes", type=int, default=10, help="number of scenes (the first 10 get mini names)")
@@ -22,19 +22,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed; the same seed gives byte-identical files")
     parser.add_argument("--version", default="v1.0-mini", help="table folder name, v1.0-<name>")
     parser.add_argument("--workers", type=int, default=1, help="processes generating key frames in parallel")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
-    config = SyntheticConfig(
-        out=args.out,
-        scenes=args.scenes,
-        samples_per_scene=args.samples_per_scene,
-        seed=args.seed,
-        version=args.version,
-        workers=args.workers,
-    )
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = SyntheticConfig(
+            out=args.out,
+            scenes=args.scenes,
+            samples_per_scene=args.samples_per_scene,
+            seed=args.seed,
+            version=args.version,
+            workers=args.workers,
+        )
+    except ValueError as error:
+        parser.error(str(error))
     start = time.perf_counter()
     generate(config)
     elapsed = time.perf_counter() - start

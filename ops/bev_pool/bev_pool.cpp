@@ -23,8 +23,9 @@ namespace {
 // output row receives kCellTile contiguous values (whole cache lines) instead of one.
 constexpr int64_t kCellTile = 16;
 
-// Points whose rows are prefetched ahead of use: the kernels are bound by the latency of
-// gathering rows scattered over megabytes, not by arithmetic.
+// Both passes are bound by the latency of gathering rows scattered over megabytes, not by
+// arithmetic, so rows are prefetched ahead of use: the forward pass one cell ahead, the
+// backward pass this many depth bins ahead.
 constexpr int64_t kPrefetchAhead = 8;
 
 template <typename scalar_t>
@@ -35,34 +36,84 @@ inline void prefetch_row(const scalar_t* row, int64_t channels) {
   }
 }
 
+// sums[c] = sum_i weights[i] * rows[i][c] for c in [0, kWidth): a compile-time width keeps
+// the sums in vector registers across all points of a cell.
+template <typename scalar_t, int64_t kWidth>
+inline void sum_rows_block(const scalar_t* __restrict__ weights, const scalar_t* const* __restrict__ rows,
+                           int64_t count, int64_t first_channel, scalar_t* __restrict__ sums) {
+  scalar_t block[kWidth] = {};
+  for (int64_t i = 0; i < count; ++i) {
+    const scalar_t weight = weights[i];
+    const scalar_t* __restrict__ row = rows[i] + first_channel;
+#pragma omp simd
+    for (int64_t c = 0; c < kWidth; ++c) block[c] += weight * row[c];
+  }
+  for (int64_t c = 0; c < kWidth; ++c) sums[first_channel + c] = block[c];
+}
+
+// The weights and context rows of one cell's points, gathered (and their rows prefetched)
+// one cell ahead of the summation, which hides the latency of the scattered rows.
+template <typename scalar_t>
+struct CellPoints {
+  std::vector<scalar_t> weights;
+  std::vector<const scalar_t*> rows;
+  int64_t size = 0;
+
+  void gather(const scalar_t* depth, const scalar_t* context, const int32_t* point_depth_index,
+              const int32_t* point_context_index, int64_t begin, int64_t end, int64_t channels) {
+    size = end - begin;
+    if (static_cast<int64_t>(weights.size()) < size) {
+      weights.resize(size);
+      rows.resize(size);
+    }
+    for (int64_t i = 0; i < size; ++i) {
+      weights[i] = depth[point_depth_index[begin + i]];
+      rows[i] = context + static_cast<int64_t>(point_context_index[begin + i]) * channels;
+      prefetch_row(rows[i], channels);
+    }
+  }
+};
+
+template <typename scalar_t>
+void sum_cell(const CellPoints<scalar_t>& points, int64_t channels, scalar_t* __restrict__ sums) {
+  constexpr int64_t kBlock = 64 / sizeof(scalar_t);
+  int64_t c = 0;
+  for (; c + kBlock <= channels; c += kBlock) {
+    sum_rows_block<scalar_t, kBlock>(points.weights.data(), points.rows.data(), points.size, c, sums);
+  }
+  for (; c < channels; ++c) {
+    scalar_t sum = 0;
+    for (int64_t i = 0; i < points.size; ++i) sum += points.weights[i] * points.rows[i][c];
+    sums[c] = sum;
+  }
+}
+
 template <typename scalar_t>
 void bev_pool_forward_kernel(const scalar_t* __restrict__ depth, const scalar_t* __restrict__ context,
                              const int32_t* __restrict__ cell_start, const int32_t* __restrict__ point_depth_index,
-                             const int32_t* __restrict__ point_context_index, int64_t num_points, int64_t num_planes,
+                             const int32_t* __restrict__ point_context_index, int64_t num_planes,
                              int64_t plane_cells, int64_t channels, scalar_t* __restrict__ out) {
   const int64_t tiles_per_plane = (plane_cells + kCellTile - 1) / kCellTile;
 #pragma omp parallel
   {
     std::vector<scalar_t> tile_sums(kCellTile * channels);
+    CellPoints<scalar_t> current, next;
 #pragma omp for schedule(dynamic, 32)
     for (int64_t tile = 0; tile < num_planes * tiles_per_plane; ++tile) {
       const int64_t plane = tile / tiles_per_plane;
       const int64_t first = (tile % tiles_per_plane) * kCellTile;
       const int64_t count = std::min(kCellTile, plane_cells - first);
+      const int64_t first_cell = plane * plane_cells + first;
+      next.gather(depth, context, point_depth_index, point_context_index, cell_start[first_cell],
+                  cell_start[first_cell + 1], channels);
       for (int64_t k = 0; k < count; ++k) {
-        scalar_t* __restrict__ sums = tile_sums.data() + k * channels;
-        std::fill(sums, sums + channels, scalar_t(0));
-        const int64_t cell = plane * plane_cells + first + k;
-        for (int64_t p = cell_start[cell]; p < cell_start[cell + 1]; ++p) {
-          if (p + kPrefetchAhead < num_points) {
-            __builtin_prefetch(depth + point_depth_index[p + kPrefetchAhead]);
-            prefetch_row(context + static_cast<int64_t>(point_context_index[p + kPrefetchAhead]) * channels, channels);
-          }
-          const scalar_t weight = depth[point_depth_index[p]];
-          const scalar_t* __restrict__ row = context + static_cast<int64_t>(point_context_index[p]) * channels;
-#pragma omp simd
-          for (int64_t c = 0; c < channels; ++c) sums[c] += weight * row[c];
+        std::swap(current, next);
+        const int64_t cell = first_cell + k;
+        if (k + 1 < count) {
+          next.gather(depth, context, point_depth_index, point_context_index, cell_start[cell + 1],
+                      cell_start[cell + 2], channels);
         }
+        sum_cell(current, channels, tile_sums.data() + k * channels);
       }
       scalar_t* out_tile = out + plane * channels * plane_cells + first;
       for (int64_t c = 0; c < channels; ++c) {
@@ -125,7 +176,7 @@ void bev_pool_forward_cpu(const at::Tensor& depth, const at::Tensor& context, co
   AT_DISPATCH_FLOATING_TYPES(depth.scalar_type(), "bev_pool_forward_cpu", [&] {
     bev_pool_forward_kernel<scalar_t>(depth.data_ptr<scalar_t>(), context.data_ptr<scalar_t>(),
                                       cell_start.data_ptr<int32_t>(), point_depth_index.data_ptr<int32_t>(),
-                                      point_context_index.data_ptr<int32_t>(), point_depth_index.numel(),
+                                      point_context_index.data_ptr<int32_t>(),
                                       num_planes, plane_cells, context.size(4), out.data_ptr<scalar_t>());
   });
 }

@@ -7,6 +7,9 @@
 
 namespace bevfusion {
 
+// Below this many box pairs, waking OpenMP threads costs more than the work itself.
+constexpr int64_t kParallelPairs = 4096;
+
 at::Tensor box_iou_cpu(const at::Tensor& boxes_a, const at::Tensor& boxes_b, bool aligned, bool bev) {
   const auto a = checked_rows(boxes_a, 7, "box_iou", "boxes_a");
   const auto b = checked_rows(boxes_b, 7, "box_iou", "boxes_b");
@@ -19,13 +22,13 @@ at::Tensor box_iou_cpu(const at::Tensor& boxes_a, const at::Tensor& boxes_b, boo
   if (aligned) {
     auto out = at::empty({rows}, a.options());
     float* o = out.data_ptr<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows > kParallelPairs)
     for (int64_t i = 0; i < rows; ++i) o[i] = box_iou(pa + 7 * i, pb + 7 * i, bev);
     return out;
   }
   auto out = at::empty({rows, cols}, a.options());
   float* o = out.data_ptr<float>();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelPairs)
   for (int64_t i = 0; i < rows; ++i) {
     for (int64_t j = 0; j < cols; ++j) o[i * cols + j] = box_iou(pa + 7 * i, pb + 7 * j, bev);
   }

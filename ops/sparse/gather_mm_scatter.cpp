@@ -20,7 +20,7 @@ namespace {
 
 // Output rows per block (forward) and pairs per task (weight gradient): large enough to
 // amortise a GEMM call, small enough to stay in cache. Fixed, so results do not depend on threads.
-constexpr int64_t kBlockRows = 2048;
+constexpr int64_t kBlockRows = 4096;
 constexpr int64_t kChunkRows = 1024;
 
 template <typename scalar_t>

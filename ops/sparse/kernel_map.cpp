@@ -20,6 +20,12 @@ namespace {
 
 constexpr int64_t kEmpty = -1;
 
+// Home slot of a key: 4 consecutive x share one hashed group of 4 adjacent slots (a cache
+// line), so neighbour lookups along x, and consecutive outputs, stay in cache.
+inline uint64_t home_slot(int64_t key, uint64_t mask) {
+  return ((mix_key(key >> 2) << 2) | static_cast<uint64_t>(key & 3)) & mask;
+}
+
 int64_t table_capacity(int64_t entries) {
   int64_t capacity = 16;
   while (capacity < 2 * entries) capacity <<= 1;
@@ -33,7 +39,7 @@ class SiteTable {
   explicit SiteTable(int64_t entries) : mask_(table_capacity(entries) - 1), slots_(mask_ + 1, Slot{kEmpty, -1}) {}
 
   bool insert(int64_t key, int32_t row) {
-    for (uint64_t slot = mix_key(key) & mask_;; slot = (slot + 1) & mask_) {
+    for (uint64_t slot = home_slot(key, mask_);; slot = (slot + 1) & mask_) {
       if (slots_[slot].key == kEmpty) {
         slots_[slot] = Slot{key, row};
         return true;
@@ -43,7 +49,7 @@ class SiteTable {
   }
 
   int32_t find(int64_t key) const {
-    for (uint64_t slot = mix_key(key) & mask_;; slot = (slot + 1) & mask_) {
+    for (uint64_t slot = home_slot(key, mask_);; slot = (slot + 1) & mask_) {
       if (slots_[slot].key == key) return slots_[slot].row;
       if (slots_[slot].key == kEmpty) return -1;
     }
@@ -94,7 +100,7 @@ at::Tensor strided_output_sites(const int32_t* sites, int64_t count, const ConvG
       for (int k = 0; k < g.num_offsets; ++k) {
         if (!output_site(sites + 4 * row, k, g, out)) continue;
         const int64_t key = site_key(out, g.out_shape);
-        for (uint64_t slot = mix_key(key) & mask;; slot = (slot + 1) & mask) {
+        for (uint64_t slot = home_slot(key, mask);; slot = (slot + 1) & mask) {
           int64_t expected = kEmpty;
           if (__atomic_compare_exchange_n(table + slot, &expected, key, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED) ||
               expected == key) {

@@ -18,6 +18,7 @@ from nuscenes.eval.common.loaders import get_samples_of_custom_split
 from nuscenes.eval.detection.config import config_factory
 from nuscenes.eval.detection.evaluate import DetectionEval
 from nuscenes.eval.detection.utils import category_to_detection_name
+from nuscenes.eval.detection.utils import detection_name_to_rel_attributes as rel_attributes
 from nuscenes.nuscenes import NuScenes
 from nuscenes.utils.data_classes import LidarPointCloud
 from nuscenes.utils.geometry_utils import BoxVisibility, points_in_box, view_points
@@ -68,20 +69,12 @@ def test_devkit_loads_and_links(nusc):
 def test_rig_and_attributes_follow_nuscenes(nusc):
     lidar = next(c for c in nusc.calibrated_sensor if nusc.get("sensor", c["sensor_token"])["channel"] == "LIDAR_TOP")
     assert Quaternion(lidar["rotation"]).yaw_pitch_roll[0] == pytest.approx(-np.pi / 2)
-    valid = {
-        "barrier": {""},
-        "traffic_cone": {""},
-        "bicycle": {"cycle.with_rider", "cycle.without_rider"},
-        "motorcycle": {"cycle.with_rider", "cycle.without_rider"},
-        "pedestrian": {"pedestrian.moving", "pedestrian.standing", "pedestrian.sitting_lying_down"},
-    }
     for annotation in nusc.sample_annotation:
         name = category_to_detection_name(annotation["category_name"])
         attributes = [nusc.get("attribute", token)["name"] for token in annotation["attribute_tokens"]]
         assert name is not None
-        assert (attributes[0] if attributes else "") in valid.get(
-            name, {"vehicle.moving", "vehicle.parked", "vehicle.stopped"}
-        )
+        relevant = rel_attributes(name)  # the devkit's valid attributes; none for barrier and traffic_cone
+        assert attributes == [] if not relevant else len(attributes) == 1 and attributes[0] in relevant
         if attributes == ["vehicle.moving"] and (annotation["prev"] or annotation["next"]):
             assert np.linalg.norm(nusc.box_velocity(annotation["token"])[:2]) > 0.5
 
@@ -250,7 +243,15 @@ def test_same_seed_gives_identical_files_and_another_seed_differs(tmp_path, monk
     assert digests["other"] != digests["api"]
 
 
-@pytest.mark.parametrize("field, value", [("scenes", 0), ("samples_per_scene", 0), ("version", "mini")])
+@pytest.mark.parametrize("field, value", [("scenes", 0), ("samples_per_scene", 0), ("workers", 0), ("version", "mini")])
 def test_bad_config_is_rejected(tmp_path, field, value):
-    with pytest.raises(ValueError, match=field if field != "version" else "version"):
+    with pytest.raises(ValueError, match=field):
         SyntheticConfig(out=tmp_path, **{field: value})
+
+
+def test_command_line_reports_bad_values(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["create_synthetic_nuscenes.py", "--scenes", "0"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path("tools/create_synthetic_nuscenes.py", run_name="__main__")
+    assert exit_info.value.code == 2
+    assert "scenes must be at least 1, got 0" in capsys.readouterr().err

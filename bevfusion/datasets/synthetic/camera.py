@@ -218,17 +218,17 @@ def render_background(
     width, height = size
     dirs = _half_resolution_rays(tuple(map(tuple, intrinsic)), size) @ cam2global[:3, :3].T.astype(np.float32)
     origin = cam2global[:3, 3]
-    down = dirs[..., 2] < -1e-6
-    t = np.minimum(np.where(down, -origin[2] / np.where(down, dirs[..., 2], -1.0), np.inf), 2000.0)
-    ground = origin[:2] + dirs[..., :2] * t[..., None]
-    colour = BASE_RGB[layout.ground_material(ground)]
-    cells = np.floor(ground * 2.0).astype(np.int64)
-    noise = ((cells[..., 0] * 73856093) ^ (cells[..., 1] * 19349663)) % 1000 / 1000.0
-    colour = colour * (0.9 + 0.2 * noise[..., None])
     length = np.linalg.norm(dirs, axis=-1)
-    haze = (1 - np.exp(-t * length / HAZE_DISTANCE))[..., None]
-    colour = colour * (1 - haze) + HAZE_RGB * haze
-    sky_mix = np.clip(dirs[..., 2] / length * 3.0, 0, 1)[..., None]
-    sky = HAZE_RGB * (1 - sky_mix) + SKY_TOP_RGB * sky_mix
-    colour = np.where(down[..., None], colour, sky)
+    down = dirs[..., 2] < -1e-6
+    colour = np.empty(dirs.shape, dtype=np.float64)
+    sky_mix = np.clip(dirs[~down, 2] / length[~down] * 3.0, 0, 1)[:, None]
+    colour[~down] = HAZE_RGB * (1 - sky_mix) + SKY_TOP_RGB * sky_mix
+    ground_dirs = dirs[down]
+    t = np.minimum(-origin[2] / ground_dirs[:, 2], 2000.0)
+    ground = origin[:2] + ground_dirs[:, :2] * t[:, None]
+    cells = np.floor(ground * 2.0).astype(np.int64)
+    noise = ((cells[:, 0] * 73856093) ^ (cells[:, 1] * 19349663)) % 1000 / 1000.0
+    haze = (1 - np.exp(-t * length[down] / HAZE_DISTANCE))[:, None]
+    ground_colour = BASE_RGB[layout.ground_material(ground)] * (0.9 + 0.2 * noise[:, None])
+    colour[down] = ground_colour * (1 - haze) + HAZE_RGB * haze
     return cv2.resize(colour.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR)

@@ -45,17 +45,7 @@ CLASSES: dict[str, ObjectClass] = {
     )
 }
 DETECTION_NAMES: tuple[str, ...] = tuple(CLASSES)
-VEHICLES = ("car", "truck", "construction_vehicle", "bus", "trailer")
 CYCLES = ("bicycle", "motorcycle")
-
-# Per-class attributes the devkit evaluation accepts (barrier and traffic_cone have none).
-ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    **{name: ("vehicle.moving", "vehicle.parked", "vehicle.stopped") for name in VEHICLES},
-    **{name: ("cycle.with_rider", "cycle.without_rider") for name in CYCLES},
-    "pedestrian": ("pedestrian.moving", "pedestrian.standing", "pedestrian.sitting_lying_down"),
-    "barrier": (),
-    "traffic_cone": (),
-}
 
 Part = tuple[float, float, float, float, float, float, int]  # centre x y z, half l w h, material id
 

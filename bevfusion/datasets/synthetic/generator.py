@@ -75,7 +75,7 @@ def generate(config: SyntheticConfig, progress: bool = True) -> Path:
     jobs = [(config, scene, key) for scene in range(config.scenes) for key in range(config.samples_per_scene)]
     bar = tqdm(total=len(jobs), unit="sample", desc="synthetic nuScenes", disable=not progress)
     if config.workers > 1:
-        with multiprocessing.get_context("fork").Pool(config.workers) as pool:
+        with multiprocessing.get_context("spawn").Pool(config.workers) as pool:
             results = [_tick(bar, result) for result in pool.imap(_key_frame_job, jobs)]
     else:
         results = [_tick(bar, _key_frame_job(job)) for job in jobs]

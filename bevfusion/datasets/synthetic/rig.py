@@ -16,7 +16,6 @@ from pyquaternion import Quaternion
 
 IMAGE_WIDTH, IMAGE_HEIGHT = 1600, 900
 LIDAR_CHANNEL = "LIDAR_TOP"
-CAMERA_CHANNELS = ("CAM_FRONT", "CAM_FRONT_RIGHT", "CAM_FRONT_LEFT", "CAM_BACK", "CAM_BACK_LEFT", "CAM_BACK_RIGHT")
 
 
 @dataclass(frozen=True)

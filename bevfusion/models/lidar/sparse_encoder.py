@@ -134,6 +134,10 @@ class SparseEncoder(nn.Module):
 
     def forward(self, voxel_features: torch.Tensor, coors: torch.Tensor, batch_size: int) -> torch.Tensor:
         """`coors` `(N, 4)` `(batch, z, y, x)`; returns the BEV map `(B, C * D', nx, ny)`."""
-        x = self.tensor_type(voxel_features, coors.int(), list(self.spatial_shape), batch_size)
+        # Voxels in (b, z, y, x) order: kernel-map lookups then walk the grid in memory order.
+        coors = coors.long()
+        depth, height, width = self.spatial_shape
+        order = (((coors[:, 0] * depth + coors[:, 1]) * height + coors[:, 2]) * width + coors[:, 3]).argsort()
+        x = self.tensor_type(voxel_features[order], coors[order].int(), list(self.spatial_shape), batch_size)
         x = self.encoder_layers(self.conv_input(x))
         return to_bev(self.conv_out(x))
