@@ -10,6 +10,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "sparse_torch.h"
@@ -72,28 +73,29 @@ at::Tensor sparse_gather_mm_scatter_cpu(const at::Tensor& features, const at::Te
     scalar_t* out_ptr = out.data_ptr<scalar_t>();
     const int32_t* gather_ptr = gather.data_ptr<int32_t>();
     const int32_t* scatter_ptr = scatter.data_ptr<int32_t>();
-    at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
-      auto gathered = at::empty({kBlockRows, in_channels}, in.options());
-      auto product = at::empty({kBlockRows, out_channels}, in.options());
-      for (int64_t block = begin; block < end; ++block) {
-        const int32_t first_row = static_cast<int32_t>(block * kBlockRows);
-        const int32_t last_row = static_cast<int32_t>(std::min(num_out, (block + 1) * kBlockRows));
-        if (identity_offset >= 0) {
-          auto target = out.narrow(0, first_row, last_row - first_row);
-          at::mm_out(target, in.narrow(0, first_row, last_row - first_row), slices[identity_offset]);
-        }
-        for (int64_t k = 0; k < w.size(0); ++k) {
-          if (k == identity_offset) continue;
-          const int32_t* segment_end = scatter_ptr + pair_offsets[k + 1];
-          const int32_t* lo = std::lower_bound(scatter_ptr + pair_offsets[k], segment_end, first_row);
-          const int32_t* hi = std::lower_bound(lo, segment_end, last_row);
-          const int64_t count = hi - lo;
-          if (count == 0) continue;
-          gather_rows(in_ptr, in_channels, gather_ptr + (lo - scatter_ptr), count, gathered.data_ptr<scalar_t>());
-          auto target = product.narrow(0, 0, count);
-          at::mm_out(target, gathered.narrow(0, 0, count), slices[k]);
-          scatter_add_rows(product.data_ptr<scalar_t>(), out_channels, lo, count, out_ptr);
-        }
+    const auto make_buffers = [&] {
+      return std::make_pair(at::empty({kBlockRows, in_channels}, in.options()),
+                            at::empty({kBlockRows, out_channels}, in.options()));
+    };
+    parallel_items(blocks, make_buffers, [&](int64_t block, std::pair<at::Tensor, at::Tensor>& buffers) {
+      auto& [gathered, product] = buffers;
+      const int32_t first_row = static_cast<int32_t>(block * kBlockRows);
+      const int32_t last_row = static_cast<int32_t>(std::min(num_out, (block + 1) * kBlockRows));
+      if (identity_offset >= 0) {
+        auto target = out.narrow(0, first_row, last_row - first_row);
+        at::mm_out(target, in.narrow(0, first_row, last_row - first_row), slices[identity_offset]);
+      }
+      for (int64_t k = 0; k < w.size(0); ++k) {
+        if (k == identity_offset) continue;
+        const int32_t* segment_end = scatter_ptr + pair_offsets[k + 1];
+        const int32_t* lo = std::lower_bound(scatter_ptr + pair_offsets[k], segment_end, first_row);
+        const int32_t* hi = std::lower_bound(lo, segment_end, last_row);
+        const int64_t count = hi - lo;
+        if (count == 0) continue;
+        gather_rows(in_ptr, in_channels, gather_ptr + (lo - scatter_ptr), count, gathered.data_ptr<scalar_t>());
+        auto target = product.narrow(0, 0, count);
+        at::mm_out(target, gathered.narrow(0, 0, count), slices[k]);
+        scatter_add_rows(product.data_ptr<scalar_t>(), out_channels, lo, count, out_ptr);
       }
     });
   });
@@ -131,17 +133,18 @@ at::Tensor sparse_weight_grad_cpu(const at::Tensor& features, const at::Tensor& 
     const scalar_t* grad_ptr = grad.data_ptr<scalar_t>();
     const int32_t* in_rows = in_rows_tensor.data_ptr<int32_t>();
     const int32_t* out_rows = out_rows_tensor.data_ptr<int32_t>();
-    at::parallel_for(0, num_tasks, 1, [&](int64_t begin, int64_t end) {
-      auto gathered_in = at::empty({kChunkRows, in_channels}, in.options());
-      auto gathered_grad = at::empty({kChunkRows, out_channels}, in.options());
-      for (int64_t task = begin; task < end; ++task) {
-        const int64_t start = task_start[task];
-        const int64_t length = std::min(kChunkRows, pair_offsets[task_offset[task] + 1] - start);
-        gather_rows(in_ptr, in_channels, in_rows + start, length, gathered_in.data_ptr<scalar_t>());
-        gather_rows(grad_ptr, out_channels, out_rows + start, length, gathered_grad.data_ptr<scalar_t>());
-        auto target = partials[task];
-        at::mm_out(target, gathered_in.narrow(0, 0, length).t(), gathered_grad.narrow(0, 0, length));
-      }
+    const auto make_buffers = [&] {
+      return std::make_pair(at::empty({kChunkRows, in_channels}, in.options()),
+                            at::empty({kChunkRows, out_channels}, in.options()));
+    };
+    parallel_items(num_tasks, make_buffers, [&](int64_t task, std::pair<at::Tensor, at::Tensor>& buffers) {
+      auto& [gathered_in, gathered_grad] = buffers;
+      const int64_t start = task_start[task];
+      const int64_t length = std::min(kChunkRows, pair_offsets[task_offset[task] + 1] - start);
+      gather_rows(in_ptr, in_channels, in_rows + start, length, gathered_in.data_ptr<scalar_t>());
+      gather_rows(grad_ptr, out_channels, out_rows + start, length, gathered_grad.data_ptr<scalar_t>());
+      auto target = partials[task];
+      at::mm_out(target, gathered_in.narrow(0, 0, length).t(), gathered_grad.narrow(0, 0, length));
     });
     const int64_t slice = in_channels * out_channels;
     const scalar_t* partial_ptr = partials.data_ptr<scalar_t>();

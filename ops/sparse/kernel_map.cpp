@@ -185,16 +185,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> sparse_kernel_map_cpu
   // Submanifold maps are symmetric: offset K-1-k holds offset k's pairs reversed, and the
   // centre pairs every row with itself, so only the first half needs lookups.
   const int lookup_offsets = subm ? g.num_offsets / 2 : g.num_offsets;
-  at::parallel_for(0, lookup_offsets, 1, [&](int64_t begin, int64_t end) {
+  parallel_items(lookup_offsets, [] { return 0; }, [&](int64_t k, int&) {
     int32_t site[4];
-    for (int64_t k = begin; k < end; ++k) {
-      for (int64_t o = 0; o < num_out; ++o) {
-        if (!input_site(out_ptr + 4 * o, static_cast<int>(k), g, site)) continue;
-        const int32_t row = table.find(site_key(site, g.in_shape));
-        if (row < 0) continue;
-        lists[k].gather.push_back(row);
-        lists[k].scatter.push_back(static_cast<int32_t>(o));
-      }
+    for (int64_t o = 0; o < num_out; ++o) {
+      if (!input_site(out_ptr + 4 * o, static_cast<int>(k), g, site)) continue;
+      const int32_t row = table.find(site_key(site, g.in_shape));
+      if (row < 0) continue;
+      lists[k].gather.push_back(row);
+      lists[k].scatter.push_back(static_cast<int32_t>(o));
     }
   });
   if (subm) {
@@ -202,12 +200,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> sparse_kernel_map_cpu
     lists[centre].gather.resize(num_out);
     for (int64_t o = 0; o < num_out; ++o) lists[centre].gather[o] = static_cast<int32_t>(o);
     lists[centre].scatter = lists[centre].gather;
-    at::parallel_for(centre + 1, g.num_offsets, 1, [&](int64_t begin, int64_t end) {
-      std::vector<int32_t> slots(num_out, -1);
-      for (int64_t k = begin; k < end; ++k) {
-        const PairList& mirror = lists[g.num_offsets - 1 - k];
-        lists[k] = sorted_by_scatter(mirror.scatter, mirror.gather, slots);
-      }
+    const auto make_slots = [&] { return std::vector<int32_t>(num_out, -1); };
+    parallel_items(g.num_offsets - centre - 1, make_slots, [&](int64_t item, std::vector<int32_t>& slots) {
+      const int64_t k = centre + 1 + item;
+      const PairList& mirror = lists[g.num_offsets - 1 - k];
+      lists[k] = sorted_by_scatter(mirror.scatter, mirror.gather, slots);
     });
   }
   return pack_pair_lists(lists, subm ? out_sites.clone() : out_sites);
@@ -223,17 +220,15 @@ std::tuple<at::Tensor, at::Tensor> sparse_sort_pairs_cpu(const at::Tensor& gathe
   const auto scatter = scatter_idx.contiguous();
   auto gather_sorted = at::empty_like(gather);
   auto scatter_sorted = at::empty_like(scatter);
-  at::parallel_for(0, num_offsets, 1, [&](int64_t begin, int64_t end) {
-    std::vector<int32_t> slots(num_rows, -1);
-    for (int64_t k = begin; k < end; ++k) {
-      const int64_t first = pair_offsets[k];
-      const int64_t count = pair_offsets[k + 1] - first;
-      const std::vector<int32_t> g(gather.data_ptr<int32_t>() + first, gather.data_ptr<int32_t>() + first + count);
-      const std::vector<int32_t> s(scatter.data_ptr<int32_t>() + first, scatter.data_ptr<int32_t>() + first + count);
-      const PairList sorted = sorted_by_scatter(g, s, slots);
-      std::copy(sorted.gather.begin(), sorted.gather.end(), gather_sorted.data_ptr<int32_t>() + first);
-      std::copy(sorted.scatter.begin(), sorted.scatter.end(), scatter_sorted.data_ptr<int32_t>() + first);
-    }
+  const auto make_slots = [&] { return std::vector<int32_t>(num_rows, -1); };
+  parallel_items(num_offsets, make_slots, [&](int64_t k, std::vector<int32_t>& slots) {
+    const int64_t first = pair_offsets[k];
+    const int64_t count = pair_offsets[k + 1] - first;
+    const std::vector<int32_t> g(gather.data_ptr<int32_t>() + first, gather.data_ptr<int32_t>() + first + count);
+    const std::vector<int32_t> s(scatter.data_ptr<int32_t>() + first, scatter.data_ptr<int32_t>() + first + count);
+    const PairList sorted = sorted_by_scatter(g, s, slots);
+    std::copy(sorted.gather.begin(), sorted.gather.end(), gather_sorted.data_ptr<int32_t>() + first);
+    std::copy(sorted.scatter.begin(), sorted.scatter.end(), scatter_sorted.data_ptr<int32_t>() + first);
   });
   return {gather_sorted, scatter_sorted};
 }

@@ -64,7 +64,7 @@ def render(
         rows, cols = slice(y0, y0 + mask.shape[0]), slice(x0, x0 + mask.shape[1])
         if owner >= 0:
             silhouette[owner] += int((mask & (stamp[rows, cols] != owner)).sum())
-            stamp[rows, cols][mask] = owner
+            np.copyto(stamp[rows, cols], owner, where=mask)
         # On a plane, 1/z is affine in the pixel coordinates: n . (K^-1 [u, v, 1]) / (n . p).
         slope = (normal @ inverse_k) / offset
         inverse_z = (
@@ -75,17 +75,17 @@ def render(
         write = mask & (inverse_z > inverse_depth[rows, cols])
         if not write.any():
             continue
-        inverse_depth[rows, cols][write] = inverse_z[write]
-        ids[rows, cols][write] = owner + 1
+        np.copyto(inverse_depth[rows, cols], inverse_z, where=write)
+        np.copyto(ids[rows, cols], owner + 1, where=write)
         centre = corners.mean(0) - normal * box[3 + face // 2]
         cos, sin = math.cos(box[6]), math.sin(box[6])
         axes = rotation.T @ np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
         colours = _face_colours(int(box[7]), float(np.dot(sun, rotation @ normal)), float(corners[:, 2].mean()))
         if len(colours) == 1:
-            image[rows, cols][write] = colours[0]
+            np.copyto(image[rows, cols], colours[0], where=write[..., None])
         else:
             accent = _texture_mask(int(box[7]), (x0, y0), inverse_z, inverse_k, centre, axes, box[3:6])
-            image[rows, cols][write] = colours[accent[write].astype(np.int64)]
+            np.copyto(image[rows, cols], colours[accent.astype(np.int64)], where=write[..., None])
     visible = np.bincount(ids.ravel(), minlength=num_objects + 1)[1:]
     return image, visible, silhouette
 
