@@ -211,4 +211,24 @@ def run(args: argparse.Namespace) -> list[dict]:
                 mm_gflops=machine_gflops,
             )
         rows.append(row)
+    rows.extend(training_rows(depth, context, geometry, cache, repeats, device))
+    return rows
+
+
+def training_rows(
+    depth: torch.Tensor, context: torch.Tensor, geometry: BEVPoolGeometry, cache: dict, repeats: int, device: str
+) -> list[dict]:
+    """Forward plus backward to depth and context (a training step's share), ours against naive autograd."""
+    inputs = (depth.clone().requires_grad_(), context.clone().requires_grad_())
+    grad_out = torch.randn(geometry.output_shape(context.shape[-1]), device=device)
+    variants = {
+        "naive_index_add": lambda: torch.autograd.grad(naive_pool(*inputs, cache), inputs, grad_out),
+        "bev_pool": lambda: torch.autograd.grad(bev_pool(*inputs, geometry), inputs, grad_out),
+    }
+    torch.testing.assert_close(
+        variants["bev_pool"](), variants["naive_index_add"](), rtol=1e-4, atol=1e-4, msg="bev_pool gradients disagree"
+    )
+    seconds = {name: median_seconds(fn, repeats, device=device) for name, fn in variants.items()}
+    rows = [{"op": "bev_pool_forward_backward", "variant": name, "seconds": seconds[name]} for name in variants]
+    rows[-1]["speedup_vs_naive_index_add"] = seconds["naive_index_add"] / seconds["bev_pool"]
     return rows

@@ -23,23 +23,21 @@ BEVFUSION_DECLARE_BEV_POOL_LAUNCHERS(double, double)
 namespace bevfusion {
 namespace {
 
-// Overloads picking the launcher for a dtype inside AT_DISPATCH_FLOATING_TYPES.
-cudaError_t forward_launch(const float* a, const float* b, const int32_t* c, const int32_t* d, const int32_t* e,
-                           int64_t f, int64_t g, int64_t h, float* o, cudaStream_t s) {
-  return bevfusion_bev_pool_forward_launch_float(a, b, c, d, e, f, g, h, o, s);
-}
-cudaError_t forward_launch(const double* a, const double* b, const int32_t* c, const int32_t* d, const int32_t* e,
-                           int64_t f, int64_t g, int64_t h, double* o, cudaStream_t s) {
-  return bevfusion_bev_pool_forward_launch_double(a, b, c, d, e, f, g, h, o, s);
-}
-cudaError_t backward_launch(const float* a, const float* b, const float* c, const int32_t* d, int64_t e, int64_t f,
-                            int64_t g, int64_t h, float* o1, float* o2, cudaStream_t s) {
-  return bevfusion_bev_pool_backward_launch_float(a, b, c, d, e, f, g, h, o1, o2, s);
-}
-cudaError_t backward_launch(const double* a, const double* b, const double* c, const int32_t* d, int64_t e,
-                            int64_t f, int64_t g, int64_t h, double* o1, double* o2, cudaStream_t s) {
-  return bevfusion_bev_pool_backward_launch_double(a, b, c, d, e, f, g, h, o1, o2, s);
-}
+// The launchers for each dtype, picked inside AT_DISPATCH_FLOATING_TYPES.
+template <typename scalar_t>
+struct Launchers;
+
+template <>
+struct Launchers<float> {
+  static constexpr auto forward = &bevfusion_bev_pool_forward_launch_float;
+  static constexpr auto backward = &bevfusion_bev_pool_backward_launch_float;
+};
+
+template <>
+struct Launchers<double> {
+  static constexpr auto forward = &bevfusion_bev_pool_forward_launch_double;
+  static constexpr auto backward = &bevfusion_bev_pool_backward_launch_double;
+};
 
 }  // namespace
 
@@ -51,10 +49,10 @@ void bev_pool_forward_cuda(const at::Tensor& depth, const at::Tensor& context, c
   const c10::cuda::CUDAGuard guard(depth.device());
   cudaError_t status = cudaSuccess;
   AT_DISPATCH_FLOATING_TYPES(depth.scalar_type(), "bev_pool_forward_cuda", [&] {
-    status = forward_launch(depth.data_ptr<scalar_t>(), context.data_ptr<scalar_t>(), cell_start.data_ptr<int32_t>(),
-                            point_depth_index.data_ptr<int32_t>(), point_context_index.data_ptr<int32_t>(),
-                            num_planes * plane_cells, plane_cells, context.size(4), out.data_ptr<scalar_t>(),
-                            c10::cuda::getCurrentCUDAStream());
+    status = Launchers<scalar_t>::forward(
+        depth.data_ptr<scalar_t>(), context.data_ptr<scalar_t>(), cell_start.data_ptr<int32_t>(),
+        point_depth_index.data_ptr<int32_t>(), point_context_index.data_ptr<int32_t>(), num_planes * plane_cells,
+        plane_cells, context.size(4), out.data_ptr<scalar_t>(), c10::cuda::getCurrentCUDAStream());
   });
   TORCH_CHECK(status == cudaSuccess, "bev_pool forward CUDA launch failed: ", cudaGetErrorString(status));
 }
@@ -67,11 +65,11 @@ std::tuple<at::Tensor, at::Tensor> bev_pool_backward_cuda(const at::Tensor& grad
   auto grad_context = at::empty_like(context);
   cudaError_t status = cudaSuccess;
   AT_DISPATCH_FLOATING_TYPES(depth.scalar_type(), "bev_pool_backward_cuda", [&] {
-    status = backward_launch(grad_rows.data_ptr<scalar_t>(), depth.data_ptr<scalar_t>(),
-                             context.data_ptr<scalar_t>(), point_cell.data_ptr<int32_t>(),
-                             depth.size(0) * depth.size(1), depth.size(2), depth.size(3) * depth.size(4),
-                             context.size(4), grad_depth.data_ptr<scalar_t>(), grad_context.data_ptr<scalar_t>(),
-                             c10::cuda::getCurrentCUDAStream());
+    status = Launchers<scalar_t>::backward(
+        grad_rows.data_ptr<scalar_t>(), depth.data_ptr<scalar_t>(), context.data_ptr<scalar_t>(),
+        point_cell.data_ptr<int32_t>(), depth.size(0) * depth.size(1), depth.size(2), depth.size(3) * depth.size(4),
+        context.size(4), grad_depth.data_ptr<scalar_t>(), grad_context.data_ptr<scalar_t>(),
+        c10::cuda::getCurrentCUDAStream());
   });
   TORCH_CHECK(status == cudaSuccess, "bev_pool backward CUDA launch failed: ", cudaGetErrorString(status));
   return {grad_depth, grad_context};

@@ -24,7 +24,7 @@ def cells_along(bound: Sequence[float], name: str = "bound") -> int:
     return round((high - low) / step)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BEVPoolGeometry:
     """Index tensors for one frustum and grid; reusable while the rig and augmentation are unchanged.
 

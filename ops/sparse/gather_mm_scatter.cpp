@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "sparse_parallel.h"
 #include "sparse_torch.h"
 
 namespace bevfusion {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sparse_common.h"
+#include "sparse_parallel.h"
 #include "sparse_torch.h"
 
 namespace bevfusion {

@@ -8,19 +8,6 @@
 namespace bevfusion {
 namespace sparse {
 
-// Runs body(i, scratch) for every i in [0, count) on the OpenMP threads, handing out one item
-// at a time: on a busy machine a descheduled thread delays one item, not a static share.
-// Each thread makes its own scratch once. Results never depend on which thread ran an item.
-template <typename MakeScratch, typename Body>
-void parallel_items(int64_t count, const MakeScratch& make_scratch, const Body& body) {
-#pragma omp parallel if (count > 1)
-  {
-    auto scratch = make_scratch();
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t i = 0; i < count; ++i) body(i, scratch);
-  }
-}
-
 inline void check_triple(const char* name, at::IntArrayRef values, int64_t minimum) {
   TORCH_CHECK(values.size() == 3, "sparse_kernel_map: ", name, " must have 3 entries (z, y, x), got ", values.size());
   for (const auto value : values) {
