@@ -49,11 +49,7 @@ at::Tensor sparse_gather_mm_scatter_cpu(const at::Tensor& features, const at::Te
                                         const at::Tensor& gather_idx, const at::Tensor& scatter_idx,
                                         at::IntArrayRef pair_offsets, int64_t num_out, int64_t identity_offset) {
   const char* op = "sparse_gather_mm_scatter";
-  TORCH_CHECK(weight.dim() == 3 && weight.size(1) == features.size(1), op,
-              ": weight must be (K, C_in, C_out) matching features (N, C_in); got ", weight.sizes(), " and ",
-              features.sizes());
-  check_execution(op, features, gather_idx, scatter_idx, pair_offsets, weight.size(0));
-  TORCH_CHECK(features.scalar_type() == weight.scalar_type(), op, ": features and weight dtypes differ");
+  check_gather_mm_scatter(op, features, weight, gather_idx, scatter_idx, pair_offsets);
   // Detached: OpenMP workers run with grad mode on, and at::mm_out refuses tensors that require grad.
   const auto in = features.detach().contiguous();
   const auto w = weight.detach().contiguous();

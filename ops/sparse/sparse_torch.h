@@ -59,5 +59,16 @@ inline void check_execution(const char* op, const at::Tensor& features, const at
               ": pair_offsets must run from 0 to the number of pairs");
 }
 
+// Arguments of sparse_gather_mm_scatter, checked the same way by the CPU and CUDA bindings.
+inline void check_gather_mm_scatter(const char* op, const at::Tensor& features, const at::Tensor& weight,
+                                    const at::Tensor& gather_idx, const at::Tensor& scatter_idx,
+                                    at::IntArrayRef pair_offsets) {
+  TORCH_CHECK(weight.dim() == 3 && weight.size(1) == features.size(1), op,
+              ": weight must be (K, C_in, C_out) matching features (N, C_in); got ", weight.sizes(), " and ",
+              features.sizes());
+  check_execution(op, features, gather_idx, scatter_idx, pair_offsets, weight.size(0));
+  TORCH_CHECK(features.scalar_type() == weight.scalar_type(), op, ": features and weight dtypes differ");
+}
+
 }  // namespace sparse
 }  // namespace bevfusion
