@@ -29,3 +29,17 @@ def synthetic_nuscenes(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("synthetic_nuscenes")
     return generate(SyntheticConfig(out=root, scenes=2, samples_per_scene=3, seed=0), progress=False)
+
+
+@pytest.fixture
+def tiny_encoder_config() -> dict:
+    """A SparseEncoder with BEVFusion's layer structure at toy widths, on a (z 41, y 32, x 40) grid."""
+    return dict(
+        in_channels=4,
+        sparse_shape=(40, 32, 41),
+        output_channels=16,
+        base_channels=4,
+        encoder_channels=((4, 4, 8), (8, 8, 16), (16, 16, 16), (16, 16)),
+        encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, (1, 1, 0)), (0, 0)),
+        block_type="basicblock",
+    )

@@ -2,11 +2,7 @@
 // A box is (x, y, z, l, w, h, yaw) with z the gravity centre and yaw from +x toward +y.
 #pragma once
 
-#ifdef __CUDACC__
-#define BEVFUSION_HOST_DEVICE __host__ __device__
-#else
-#define BEVFUSION_HOST_DEVICE
-#endif
+#include "../csrc/host_device.h"
 
 #include <math.h>
 

@@ -4,11 +4,7 @@
 // are dropped. Voxels are named by the linear id (z * ny + y) * nx + x.
 #pragma once
 
-#ifdef __CUDACC__
-#define BEVFUSION_HOST_DEVICE __host__ __device__
-#else
-#define BEVFUSION_HOST_DEVICE
-#endif
+#include "../csrc/host_device.h"
 
 #include <stdint.h>
 

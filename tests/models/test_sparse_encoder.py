@@ -5,16 +5,6 @@ import torch
 from bevfusion.models.lidar.sparse_encoder import SparseEncoder
 from bevfusion.registry import MODELS
 
-TINY = dict(
-    in_channels=4,
-    sparse_shape=(40, 32, 41),
-    output_channels=16,
-    base_channels=4,
-    encoder_channels=((4, 4, 8), (8, 8, 16), (16, 16, 16), (16, 16)),
-    encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, (1, 1, 0)), (0, 0)),
-    block_type="basicblock",
-)
-
 
 def _voxels(generator, count, batch_size=2):
     """Distinct random voxels `(batch, z, y, x)` in the tiny grid (z 41, y 32, x 40)."""
@@ -23,8 +13,8 @@ def _voxels(generator, count, batch_size=2):
     return torch.randn(count, 4, generator=generator), coords.int()
 
 
-def test_bev_is_channels_times_depth_with_x_first():
-    encoder = SparseEncoder(**TINY).eval()
+def test_bev_is_channels_times_depth_with_x_first(tiny_encoder_config):
+    encoder = SparseEncoder(**tiny_encoder_config).eval()
     with torch.no_grad():
         for parameter in encoder.parameters():
             parameter.abs_()  # positive weights keep a positive voxel alive through every ReLU
@@ -37,18 +27,20 @@ def test_bev_is_channels_times_depth_with_x_first():
     assert len(active) > 0 and (active[:, 0] == 4).all() and (active[:, 1] <= 1).all()
 
 
-def test_training_step_reaches_every_parameter():
+def test_training_step_reaches_every_parameter(tiny_encoder_config):
     generator = torch.Generator().manual_seed(0)
     features, coords = _voxels(generator, 600)
-    encoder = MODELS.build(dict(type="SparseEncoder", **TINY)).train()
+    encoder = MODELS.build(dict(type="SparseEncoder", **tiny_encoder_config)).train()
     encoder(features.requires_grad_(), coords, batch_size=2).square().mean().backward()
     assert features.grad is not None and features.grad.abs().sum() > 0
     for name, parameter in encoder.named_parameters():
         assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name
 
 
-def test_bevfusion_config_has_mmdetection3d_names_and_spconv_shapes():
-    config = dict(TINY, in_channels=5, sparse_shape=(1440, 1440, 41), output_channels=128, base_channels=16)
+def test_bevfusion_config_has_mmdetection3d_names_and_spconv_shapes(tiny_encoder_config):
+    config = dict(
+        tiny_encoder_config, in_channels=5, sparse_shape=(1440, 1440, 41), output_channels=128, base_channels=16
+    )
     config["encoder_channels"] = ((16, 16, 32), (32, 32, 64), (64, 64, 128), (128, 128))
     shapes = {name: tuple(p.shape) for name, p in SparseEncoder(**config).state_dict().items()}
     assert shapes["conv_input.0.weight"] == (16, 3, 3, 3, 5)

@@ -51,27 +51,16 @@ def test_subm_strided_and_inverse_convs_equal_spconv():
             torch.testing.assert_close(ours[1], theirs[1], rtol=1e-4, atol=1e-4)
 
 
-ENCODER = dict(
-    in_channels=4,
-    sparse_shape=(40, 32, 41),
-    output_channels=16,
-    base_channels=4,
-    encoder_channels=((4, 4, 8), (8, 8, 16), (16, 16, 16), (16, 16)),
-    encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, (1, 1, 0)), (0, 0)),
-    block_type="basicblock",
-)
-
-
-def test_encoder_on_spconv_backend_gives_the_same_bev_from_the_same_weights():
+def test_encoder_on_spconv_backend_gives_the_same_bev_from_the_same_weights(tiny_encoder_config):
     generator = torch.Generator().manual_seed(1)
     x = random_tensor(generator, 2000, (41, 32, 40), channels=4, dtype=torch.float32)
     features, coords = x.features, x.indices
-    encoder = SparseEncoder(**ENCODER)
+    encoder = SparseEncoder(**tiny_encoder_config)
     for module in encoder.modules():
         if isinstance(module, torch.nn.BatchNorm1d):
             module.running_mean.normal_(0, 0.1, generator=generator)
             module.running_var.uniform_(0.5, 1.5, generator=generator)
-    case = {"encoder": ENCODER, "state_dict": encoder.state_dict(), "features": features, "indices": coords}
+    case = {"encoder": tiny_encoder_config, "state_dict": encoder.state_dict(), "features": features, "indices": coords}
     expected = run_spconv(dict(case, batch_size=2))
     with torch.no_grad():
         ours = encoder.eval()(features, coords, batch_size=2)
