@@ -12,8 +12,11 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
+#include "../csrc/huge_pages.h"
+#include "bev_pool_avx2.h"
 #include "bev_pool_checks.h"
 
 namespace bevfusion {
@@ -90,12 +93,35 @@ void sum_cell(const CellPoints<scalar_t>& points, int64_t channels, scalar_t* __
   }
 }
 
+// The portable path (any dtype, any CPU): cell by cell, each cell's points gathered one cell ahead.
+template <typename scalar_t>
+void sum_cells_portable(const scalar_t* depth, const scalar_t* context, const int32_t* cell_start,
+                        const int32_t* point_depth_index, const int32_t* point_context_index, int64_t channels,
+                        int64_t first_cell, int64_t count, scalar_t* tile, CellPoints<scalar_t>& current,
+                        CellPoints<scalar_t>& next) {
+  next.gather(depth, context, point_depth_index, point_context_index, cell_start[first_cell],
+              cell_start[first_cell + 1], channels);
+  for (int64_t k = 0; k < count; ++k) {
+    std::swap(current, next);
+    const int64_t cell = first_cell + k;
+    if (k + 1 < count) {
+      next.gather(depth, context, point_depth_index, point_context_index, cell_start[cell + 1], cell_start[cell + 2],
+                  channels);
+    }
+    sum_cell(current, channels, tile + k, kCellTile);
+  }
+}
+
 template <typename scalar_t>
 void bev_pool_forward_kernel(const scalar_t* __restrict__ depth, const scalar_t* __restrict__ context,
                              const int32_t* __restrict__ cell_start, const int32_t* __restrict__ point_depth_index,
-                             const int32_t* __restrict__ point_context_index, int64_t num_planes,
+                             const int32_t* __restrict__ point_context_index, int64_t num_points, int64_t num_planes,
                              int64_t plane_cells, int64_t channels, scalar_t* __restrict__ out) {
   const int64_t tiles_per_plane = (plane_cells + kCellTile - 1) / kCellTile;
+#ifdef BEVFUSION_BEV_POOL_AVX2
+  constexpr bool kIsFloat = std::is_same_v<scalar_t, float>;
+  const bool vectorised = kIsFloat && bev_pool_avx2_supported();
+#endif
 #pragma omp parallel
   {
     std::vector<scalar_t> tile_sums(kCellTile * channels);
@@ -106,22 +132,27 @@ void bev_pool_forward_kernel(const scalar_t* __restrict__ depth, const scalar_t*
       const int64_t first = (tile % tiles_per_plane) * kCellTile;
       const int64_t count = std::min(kCellTile, plane_cells - first);
       const int64_t first_cell = plane * plane_cells + first;
-      next.gather(depth, context, point_depth_index, point_context_index, cell_start[first_cell],
-                  cell_start[first_cell + 1], channels);
-      for (int64_t k = 0; k < count; ++k) {
-        std::swap(current, next);
-        const int64_t cell = first_cell + k;
-        if (k + 1 < count) {
-          next.gather(depth, context, point_depth_index, point_context_index, cell_start[cell + 1],
-                      cell_start[cell + 2], channels);
-        }
-        sum_cell(current, channels, tile_sums.data() + k, kCellTile);
-      }
       scalar_t* out_tile = out + plane * channels * plane_cells + first;
+#ifdef BEVFUSION_BEV_POOL_AVX2
+      if constexpr (kIsFloat) {
+        if (vectorised) {
+          const BEVPoolForwardInputs inputs{depth, context, cell_start, point_depth_index, point_context_index,
+                                            num_points, channels};
+          bev_pool_sum_cells_avx2(inputs, first_cell, count, tile_sums.data(), kCellTile);
+          bev_pool_stream_tile_avx2(tile_sums.data(), kCellTile, channels, count, out_tile, plane_cells);
+          continue;
+        }
+      }
+#endif
+      sum_cells_portable(depth, context, cell_start, point_depth_index, point_context_index, channels, first_cell,
+                         count, tile_sums.data(), current, next);
       for (int64_t c = 0; c < channels; ++c) {
         std::copy_n(tile_sums.data() + c * kCellTile, count, out_tile + c * plane_cells);
       }
     }
+#ifdef BEVFUSION_BEV_POOL_AVX2
+    if (vectorised) bev_pool_stream_fence();
+#endif
   }
 }
 
@@ -175,10 +206,11 @@ void bev_pool_forward_cpu(const at::Tensor& depth, const at::Tensor& context, co
                           const at::Tensor& out) {
   const auto [num_planes, plane_cells] =
       bev_pool_check_forward(depth, context, cell_start, point_depth_index, point_context_index, out);
+  advise_huge_pages(out.data_ptr(), out.nbytes());
   AT_DISPATCH_FLOATING_TYPES(depth.scalar_type(), "bev_pool_forward_cpu", [&] {
     bev_pool_forward_kernel<scalar_t>(depth.data_ptr<scalar_t>(), context.data_ptr<scalar_t>(),
                                       cell_start.data_ptr<int32_t>(), point_depth_index.data_ptr<int32_t>(),
-                                      point_context_index.data_ptr<int32_t>(),
+                                      point_context_index.data_ptr<int32_t>(), point_depth_index.numel(),
                                       num_planes, plane_cells, context.size(4), out.data_ptr<scalar_t>());
   });
 }

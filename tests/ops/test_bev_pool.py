@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from bevfusion.ops import load_ops
 from bevfusion.ops.bev_pool import bev_pool, bev_pool_geometry, bev_pool_reference
 
 XBOUND = (-4.0, 4.0, 0.5)
@@ -46,6 +47,23 @@ def test_kernel_writes_every_cell_and_empty_cells_are_zero():
     torch.testing.assert_close(poisoned.double(), expected, rtol=1e-5, atol=1e-6)
     empty = (geometry.cell_start[1:] == geometry.cell_start[:-1]).view(2, 2, 1, 16, 8).expand(-1, -1, 16, -1, -1)
     assert empty.any() and (poisoned.view(2, 2, 16, 16, 8)[empty] == 0).all()
+
+
+@pytest.mark.parametrize("channels", [3, 19, 80, 200])
+def test_forward_any_channel_count_on_an_odd_grid(channels):
+    """Channel counts that take every vector-block width, several passes and the scalar tail;
+    a 10x10 grid puts most channel planes off vector alignment. Output poisoned first."""
+    xbound, ybound = (-4.0, 4.0, 0.8), (-3.0, 5.0, 0.8)
+    points, depth, context = random_frustum(channels=channels, seed=4)
+    geometry = bev_pool_geometry(points, xbound, ybound, ZBOUND)
+    load_ops()
+    out = torch.full(geometry.output_shape(channels), float("nan"))
+    torch.ops.bevfusion.bev_pool_forward(
+        depth, context, geometry.cell_start, geometry.point_depth_index, geometry.point_context_index, out
+    )
+    expected = bev_pool_reference(depth.double(), context.double(), points, xbound, ybound, ZBOUND)
+    assert out.shape == (2, 2 * channels, 10, 10)
+    torch.testing.assert_close(out.double(), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_gradcheck_float64():
