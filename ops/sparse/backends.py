@@ -1,8 +1,13 @@
-"""Sparse-conv backends by name: `native` (this package, always available) or `spconv` (when installed).
+"""Sparse-conv backends by name: `native` (this package, always available), `spconv` or `torchsparse`.
 
 A backend supplies the tensor type and the three conv layers; containers and blocks are
 ours (`SparseSequential` treats any `SparseModule` as sparse), so one encoder definition
-runs on either backend and loads the same spconv-layout weights.
+runs on any backend and loads the same spconv-layout weights.
+
+`torchsparse` (>= 2.1, CUDA only, see `torchsparse_adapter`) gives native's results for
+what it can express and refuses the rest with NotImplementedError: dilation other than 1,
+and a SparseConv3d with stride 1 on every axis (torchsparse runs it as submanifold). It also
+refuses a network where two downsamplings reach one tensor stride with different sites.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from . import modules
+from . import modules, torchsparse_adapter
 from .modules import SparseModule
 from .tensor import SparseConvTensor
 
@@ -44,7 +49,13 @@ def _spconv() -> SparseBackend:
     return SparseBackend("spconv", spconv.SparseConvTensor, layers)
 
 
-_BACKENDS = {"native": _native, "spconv": _spconv}
+def _torchsparse() -> SparseBackend:
+    torchsparse_adapter.load_torchsparse()
+    layers = {kind: getattr(torchsparse_adapter, kind) for kind in LAYER_KINDS}
+    return SparseBackend("torchsparse", torchsparse_adapter.TorchsparseConvTensor, layers)
+
+
+_BACKENDS = {"native": _native, "spconv": _spconv, "torchsparse": _torchsparse}
 
 
 def get_backend(name: str) -> SparseBackend:

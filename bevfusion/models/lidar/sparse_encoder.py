@@ -56,7 +56,7 @@ class SparseEncoder(nn.Module):
     """Voxel features `(N, C)` at `(batch, z, y, x)` sites -> BEV `(B, C_out * D', nx, ny)`, x first.
 
     With BEVFusion's nuScenes config (sparse_shape (1440, 1440, 41)) the output is
-    `(B, 256, 180, 180)`. `backend` picks the conv implementation: 'native' or 'spconv'.
+    `(B, 256, 180, 180)`. `backend` picks the conv implementation: 'native', 'spconv' or 'torchsparse' (CUDA only).
     """
 
     def __init__(
