@@ -41,11 +41,37 @@ def median_seconds(
     return statistics.median(times)
 
 
+def _read_text(path: str) -> str:
+    """A /proc or /sys file's text, empty where it does not exist (non-Linux)."""
+    try:
+        with open(path) as file:
+            return file.read()
+    except OSError:
+        return ""
+
+
+def _cpu_model() -> str:
+    lines = _read_text("/proc/cpuinfo").splitlines()
+    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return models[0] if models else platform.processor() or platform.machine()
+
+
+def _transparent_hugepage_mode() -> str | None:
+    """The selected word of `always [madvise] never`."""
+    words = _read_text("/sys/kernel/mm/transparent_hugepage/enabled").split()
+    return next((word.strip("[]") for word in words if word.startswith("[")), None)
+
+
 def machine_info() -> dict[str, Any]:
-    """What the numbers were measured on."""
+    """What the numbers were measured on.
+
+    Transparent huge pages are noted because they change the cost of first-touching large
+    fresh outputs (bev_pool advises them for its output).
+    """
     info = {
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": _cpu_model(),
+        "transparent_hugepage": _transparent_hugepage_mode(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
