@@ -64,4 +64,7 @@ def test_encoder_on_spconv_backend_gives_the_same_bev_from_the_same_weights(tiny
     expected = run_spconv(dict(case, batch_size=2))
     with torch.no_grad():
         ours = encoder.eval()(features, coords, batch_size=2)
-    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-4)
+    # The toy encoder shrinks activations (max |BEV| ~1e-3 here), so the tolerance follows their scale.
+    scale = expected.abs().max()
+    assert scale > 0 and (expected != 0).float().mean() > 0.2
+    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-5 * scale.item())
