@@ -4,7 +4,10 @@ Workload: B=1, six nuScenes-like cameras (256x704 images, feature stride 8 -> fH
 D=118 depth bins over [1, 60) m, C=80, a 360x360x1 grid over [-54, 54] m with 0.3 m cells.
 The frustum comes from a real 6-camera rig so the cell occupancy is realistic.
 
-Baselines, both with the geometry cached like ours:
+Geometry: ours (C++ ranks + counting sort on CPU) against the same tensors from PyTorch ops
+with a stable sort (the path CUDA tensors take).
+
+Pooling baselines, both with the geometry cached like ours:
 - naive: materialise the `(B, N, D, fH, fW, C)` frustum, keep the in-grid points, `index_add_`;
 - lss_cumsum: materialise, sort by cell, cumsum, take interval ends (LSS's "cumsum trick").
 """
@@ -19,7 +22,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from bevfusion.benchmarks.timing import matmul_gflops, median_seconds
-from bevfusion.ops.bev_pool import BEVPoolGeometry, bev_pool, bev_pool_geometry
+from bevfusion.ops.bev_pool import BEVPoolGeometry, bev_pool, bev_pool_geometry, cells_along
+from bevfusion.ops.bev_pool.geometry import geometry_tensors_torch
 from bevfusion.structures.calibration import CalibrationBundle
 
 XBOUND = (-54.0, 54.0, 0.3)
@@ -157,6 +161,11 @@ def run(args: argparse.Namespace) -> list[dict]:
     context = torch.randn(batch, cameras, height, width, CHANNELS, device=device)
 
     geometry_seconds = median_seconds(lambda: bev_pool_geometry(points, XBOUND, YBOUND, ZBOUND), repeats, device=device)
+    lower, step = tuple(b[0] for b in (XBOUND, YBOUND, ZBOUND)), tuple(b[2] for b in (XBOUND, YBOUND, ZBOUND))
+    cells = tuple(cells_along(b) for b in (XBOUND, YBOUND, ZBOUND))
+    torch_geometry_seconds = median_seconds(
+        lambda: geometry_tensors_torch(points, lower, step, cells), repeats, device=device
+    )
     geometry = bev_pool_geometry(points, XBOUND, YBOUND, ZBOUND)
     cache = baseline_cache(geometry, CHANNELS)
     variants = {
@@ -187,7 +196,16 @@ def run(args: argparse.Namespace) -> list[dict]:
         "occupied_cells": int((geometry.cell_start[1:] > geometry.cell_start[:-1]).sum()),
         "grid_cells": geometry.cell_start.numel() - 1,
     }
-    rows = [{"op": "bev_pool_geometry", "variant": "bev_pool_geometry", "seconds": geometry_seconds, **workload}]
+    rows = [
+        {"op": "bev_pool_geometry", "variant": "pytorch_sort", "seconds": torch_geometry_seconds},
+        {
+            "op": "bev_pool_geometry",
+            "variant": "bev_pool_geometry",
+            "seconds": geometry_seconds,
+            "speedup_vs_pytorch_sort": torch_geometry_seconds / geometry_seconds,
+            **workload,
+        },
+    ]
     for name in variants:
         row = {
             "op": "bev_pool_forward",

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .._ext import load_ops
+
 INT32_MAX = torch.iinfo(torch.int32).max
 
 
@@ -76,7 +78,7 @@ def bev_pool_geometry(
 
     A point lands in cell `floor((p - min) / step)` per axis (floor, so points just below the
     grid's lower edge are dropped rather than truncated into cell 0); points outside the grid
-    are dropped.
+    are dropped. CPU tensors are ranked and counting-sorted by a C++ kernel, others by PyTorch.
     """
     if frustum_points.dim() != 6 or frustum_points.shape[-1] != 3:
         raise ValueError(
@@ -91,11 +93,44 @@ def bev_pool_geometry(
     num_cells = batch * num_z * num_x * num_y
     if num_cells >= INT32_MAX:
         raise ValueError(f"bev_pool_geometry: {num_cells} BEV cells exceed int32 indices")
+    lower = (float(xbound[0]), float(ybound[0]), float(zbound[0]))
+    step = (float(xbound[2]), float(ybound[2]), float(zbound[2]))
+    cells = (num_x, num_y, num_z)
+    if frustum_points.device.type == "cpu":
+        load_ops()
+        tensors = torch.ops.bevfusion.bev_pool_geometry(frustum_points, lower, step, cells)
+    else:
+        tensors = geometry_tensors_torch(frustum_points, lower, step, cells)
+    cell_start, point_depth_index, point_context_index, point_cell = tensors
+    return BEVPoolGeometry(
+        cell_start=cell_start,
+        point_depth_index=point_depth_index,
+        point_context_index=point_context_index,
+        point_cell=point_cell,
+        frustum_shape=(batch, cameras, depth_bins, height, width),
+        grid_shape=(num_z, num_x, num_y),
+    )
+
+
+def geometry_tensors_torch(
+    frustum_points: torch.Tensor,
+    lower: tuple[float, float, float],
+    step: tuple[float, float, float],
+    cells: tuple[int, int, int],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`(cell_start, point_depth_index, point_context_index, point_cell)` in plain PyTorch.
+
+    CUDA tensors take this path (the GPU sorts fast); on CPU the C++ counting sort computes the
+    same tensors, and this is its reference. Axes are (x, y, z) in `lower`, `step`, `cells`.
+    """
+    batch, _, depth_bins, height, width, _ = frustum_points.shape
+    num_x, num_y, num_z = cells
+    num_cells = batch * num_z * num_x * num_y
     device = frustum_points.device
-    lower = torch.tensor([xbound[0], ybound[0], zbound[0]], dtype=frustum_points.dtype, device=device)
-    step = torch.tensor([xbound[2], ybound[2], zbound[2]], dtype=frustum_points.dtype, device=device)
-    size = torch.tensor([num_x, num_y, num_z], dtype=frustum_points.dtype, device=device)
-    cell = torch.floor((frustum_points - lower) / step).reshape(batch, -1, 3)
+    lower_tensor = torch.tensor(lower, dtype=frustum_points.dtype, device=device)
+    step_tensor = torch.tensor(step, dtype=frustum_points.dtype, device=device)
+    size = torch.tensor(cells, dtype=frustum_points.dtype, device=device)
+    cell = torch.floor((frustum_points - lower_tensor) / step_tensor).reshape(batch, -1, 3)
     inside = ((cell >= 0) & (cell < size)).all(-1)
     # Out-of-grid (even non-finite) coordinates give meaningless ranks here; `inside` drops them.
     x, y, z = cell.to(torch.int32).unbind(-1)
@@ -112,11 +147,4 @@ def bev_pool_geometry(
     )
     cell_start = torch.zeros(num_cells + 1, dtype=torch.int32, device=device)
     cell_start[1:] = torch.cumsum(torch.bincount(rank, minlength=num_cells), 0)
-    return BEVPoolGeometry(
-        cell_start=cell_start,
-        point_depth_index=point_depth_index.to(torch.int32),
-        point_context_index=point_context_index.to(torch.int32),
-        point_cell=point_cell,
-        frustum_shape=(batch, cameras, depth_bins, height, width),
-        grid_shape=(num_z, num_x, num_y),
-    )
+    return cell_start, point_depth_index.to(torch.int32), point_context_index.to(torch.int32), point_cell

@@ -1,0 +1,155 @@
+// bev_pool geometry on CPU: every frustum point's cell rank, then a stable counting sort by rank.
+//
+// Same result as the PyTorch path in geometry.py (which CUDA tensors take): a point lands in
+// cell floor((p - lower) / step) per axis, computed in the points' dtype; points outside the
+// grid (NaN included) get rank -1 and are dropped; kept points are ordered by rank and, within
+// a cell, by frustum index. A comparison sort is O(P log P) and the PyTorch path makes a dozen
+// passes over the points; ranks are bounded by the cell count, so counting sorts them in O(P).
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <torch/library.h>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "../csrc/huge_pages.h"
+
+namespace bevfusion {
+namespace {
+
+struct GridSpec {
+  double lower[3];  // x, y, z
+  double step[3];
+  int64_t cells[3];  // nx, ny, nz
+};
+
+// Ranks of points [begin, end) into point_cell (-1 when outside), counted into counts[rank].
+// The ranking loop has no branches or stores other than point_cell, so it vectorises.
+template <typename scalar_t>
+void rank_points(const scalar_t* __restrict__ points, const GridSpec& grid, int64_t points_per_sample, int64_t begin,
+                 int64_t end, int32_t* __restrict__ point_cell, int32_t* __restrict__ counts) {
+  const scalar_t lower_x = static_cast<scalar_t>(grid.lower[0]), step_x = static_cast<scalar_t>(grid.step[0]);
+  const scalar_t lower_y = static_cast<scalar_t>(grid.lower[1]), step_y = static_cast<scalar_t>(grid.step[1]);
+  const scalar_t lower_z = static_cast<scalar_t>(grid.lower[2]), step_z = static_cast<scalar_t>(grid.step[2]);
+  const int32_t num_x = static_cast<int32_t>(grid.cells[0]), num_y = static_cast<int32_t>(grid.cells[1]);
+  const int32_t num_z = static_cast<int32_t>(grid.cells[2]);
+  const scalar_t size_x = num_x, size_y = num_y, size_z = num_z;
+  // One sample at a time, so the sample's rank offset is a loop constant.
+  for (int64_t sample_begin = begin; sample_begin < end;) {
+    const int64_t sample = sample_begin / points_per_sample;
+    const int64_t sample_end = std::min(end, (sample + 1) * points_per_sample);
+    const int32_t sample_offset = static_cast<int32_t>(sample * num_z);
+#pragma omp simd
+    for (int64_t point = sample_begin; point < sample_end; ++point) {
+      const scalar_t x = std::floor((points[point * 3] - lower_x) / step_x);
+      const scalar_t y = std::floor((points[point * 3 + 1] - lower_y) / step_y);
+      const scalar_t z = std::floor((points[point * 3 + 2] - lower_z) / step_z);
+      const bool inside = x >= 0 && x < size_x && y >= 0 && y < size_y && z >= 0 && z < size_z;
+      // Outside points (NaN included) are clamped to cell 0 before the conversion, then masked.
+      const int32_t rank = ((sample_offset + static_cast<int32_t>(inside ? z : 0)) * num_x +
+                            static_cast<int32_t>(inside ? x : 0)) * num_y + static_cast<int32_t>(inside ? y : 0);
+      point_cell[point] = inside ? rank : -1;
+    }
+    for (int64_t point = sample_begin; point < sample_end; ++point) {
+      if (point_cell[point] >= 0) ++counts[point_cell[point]];
+    }
+    sample_begin = sample_end;
+  }
+}
+
+// Chunk k covers points [total * k / chunks, total * (k + 1) / chunks).
+inline int64_t chunk_begin(int64_t total, int64_t chunks, int64_t chunk) { return total * chunk / chunks; }
+
+template <typename scalar_t>
+void rank_chunks(const scalar_t* points, const GridSpec& grid, int64_t points_per_sample, int64_t total,
+                 int64_t chunks, int32_t* point_cell, int32_t* counts, int64_t num_cells) {
+#pragma omp parallel for schedule(static, 1) num_threads(chunks)
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    rank_points(points, grid, points_per_sample, chunk_begin(total, chunks, chunk),
+                chunk_begin(total, chunks, chunk + 1), point_cell, counts + chunk * num_cells);
+  }
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> bev_pool_geometry_cpu(const at::Tensor& frustum_points,
+                                                                                  at::ArrayRef<double> lower,
+                                                                                  at::ArrayRef<double> step,
+                                                                                  at::IntArrayRef cells) {
+  TORCH_CHECK(frustum_points.dim() == 6 && frustum_points.size(5) == 3,
+              "bev_pool_geometry: frustum_points must be (B, N, D, fH, fW, 3), got ", frustum_points.sizes());
+  TORCH_CHECK(lower.size() == 3 && step.size() == 3 && cells.size() == 3,
+              "bev_pool_geometry: lower, step and cells need 3 values (x, y, z)");
+  const auto points = frustum_points.contiguous();
+  const int64_t batch = points.size(0);
+  const int64_t depth_bins = points.size(2);
+  const int64_t image_cells = points.size(3) * points.size(4);
+  const int64_t total = points.numel() / 3;
+  const int64_t num_cells = batch * cells[0] * cells[1] * cells[2];
+  TORCH_CHECK(total < INT32_MAX && num_cells < INT32_MAX, "bev_pool_geometry: ", total, " points or ", num_cells,
+              " cells exceed int32 indices");
+  GridSpec grid{{lower[0], lower[1], lower[2]}, {step[0], step[1], step[2]}, {cells[0], cells[1], cells[2]}};
+  const int64_t points_per_sample = batch > 0 ? total / batch : 1;
+
+  const auto int_options = points.options().dtype(at::kInt);
+  auto point_cell = at::empty({total}, int_options);
+  auto cell_start = at::empty({num_cells + 1}, int_options);
+  int32_t* point_cell_data = point_cell.data_ptr<int32_t>();
+  int32_t* cell_start_data = cell_start.data_ptr<int32_t>();
+
+  // Each thread ranks and later places one contiguous chunk of points; its per-cell counts give
+  // it a private write position in every cell, so placement is stable and needs no atomics.
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), total / 65536 + 1));
+  std::vector<int32_t> counts(chunks * num_cells, 0);
+  AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "bev_pool_geometry_cpu", [&] {
+    rank_chunks(points.data_ptr<scalar_t>(), grid, points_per_sample, total, chunks, point_cell_data, counts.data(),
+                num_cells);
+  });
+
+  // counts[chunk][cell] becomes that chunk's first slot in that cell.
+  int64_t kept = 0;
+  for (int64_t cell = 0; cell < num_cells; ++cell) {
+    cell_start_data[cell] = static_cast<int32_t>(kept);
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      const int32_t count = counts[chunk * num_cells + cell];
+      counts[chunk * num_cells + cell] = static_cast<int32_t>(kept);
+      kept += count;
+    }
+  }
+  cell_start_data[num_cells] = static_cast<int32_t>(kept);
+
+  auto point_depth_index = at::empty({kept}, int_options);
+  auto point_context_index = at::empty({kept}, int_options);
+  int32_t* depth_index = point_depth_index.data_ptr<int32_t>();
+  int32_t* context_index = point_context_index.data_ptr<int32_t>();
+  // Placement writes all over both arrays, so first-touch faults would come one 4 KiB page at a time.
+  advise_huge_pages(depth_index, point_depth_index.nbytes());
+  advise_huge_pages(context_index, point_context_index.nbytes());
+#pragma omp parallel for schedule(static, 1) num_threads(chunks)
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    int32_t* next_slot = counts.data() + chunk * num_cells;
+    const int64_t end = chunk_begin(total, chunks, chunk + 1);
+    for (int64_t point = chunk_begin(total, chunks, chunk); point < end; ++point) {
+      const int32_t cell = point_cell_data[point];
+      if (cell < 0) continue;
+      const int32_t slot = next_slot[cell]++;
+      depth_index[slot] = static_cast<int32_t>(point);
+      // depth is (B*N, D, fH*fW): the pixel row drops the depth bin.
+      context_index[slot] = static_cast<int32_t>(point / (depth_bins * image_cells) * image_cells + point % image_cells);
+    }
+  }
+  return {cell_start, point_depth_index, point_context_index, point_cell};
+}
+
+}  // namespace bevfusion
+
+TORCH_LIBRARY_FRAGMENT(bevfusion, m) {
+  m.def(
+      "bev_pool_geometry(Tensor frustum_points, float[] lower, float[] step, int[] cells) -> "
+      "(Tensor cell_start, Tensor point_depth_index, Tensor point_context_index, Tensor point_cell)");
+}
+
+TORCH_LIBRARY_IMPL(bevfusion, CPU, m) { m.impl("bev_pool_geometry", &bevfusion::bev_pool_geometry_cpu); }
