@@ -2,22 +2,13 @@
 
 import pytest
 import torch
-from sparse_helpers import random_tensor
+from sparse_helpers import LAYER_CHAIN, random_tensor
 from spconv_oracle import run_spconv
 
 from bevfusion.models.lidar.sparse_encoder import SparseEncoder
 from bevfusion.ops.sparse import SparseConvTensor, make_sparse_layer
 
 pytest.importorskip("spconv.pytorch")
-
-LAYERS = [
-    ("SubMConv3d", dict(in_channels=4, out_channels=8, kernel_size=3, indice_key="subm1")),
-    ("SparseConv3d", dict(in_channels=8, out_channels=16, kernel_size=3, stride=2, padding=1, indice_key="down")),
-    ("SubMConv3d", dict(in_channels=16, out_channels=16, kernel_size=(3, 1, 3), indice_key="subm2")),
-    ("SparseInverseConv3d", dict(in_channels=16, out_channels=8, kernel_size=3, indice_key="down")),
-    ("SparseConv3d", dict(in_channels=8, out_channels=8, kernel_size=(3, 1, 1), stride=(2, 1, 1), padding=0)),
-    ("SparseConv3d", dict(in_channels=8, out_channels=4, kernel_size=2, stride=2, dilation=1, padding=(0, 1, 1))),
-]
 
 
 def _by_site(indices: torch.Tensor, features: torch.Tensor, shape) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,9 +22,9 @@ def _by_site(indices: torch.Tensor, features: torch.Tensor, shape) -> tuple[torc
 def test_subm_strided_and_inverse_convs_equal_spconv():
     generator = torch.Generator().manual_seed(0)
     x = random_tensor(generator, 3000, (21, 64, 64), channels=4, dtype=torch.float32)
-    layers = [make_sparse_layer(kind, bias=True, **kwargs) for kind, kwargs in LAYERS]
+    layers = [make_sparse_layer(kind, bias=True, **kwargs) for kind, kwargs in LAYER_CHAIN]
     case = {
-        "layers": [(kind, kwargs, layer.state_dict()) for (kind, kwargs), layer in zip(LAYERS, layers)],
+        "layers": [(kind, kwargs, layer.state_dict()) for (kind, kwargs), layer in zip(LAYER_CHAIN, layers)],
         "features": x.features,
         "indices": x.indices,
         "shape": x.spatial_shape,
@@ -42,7 +33,7 @@ def test_subm_strided_and_inverse_convs_equal_spconv():
     expected = run_spconv(case)
     y = x
     with torch.no_grad():
-        for (kind, _), layer, (spconv_indices, spconv_features) in zip(LAYERS, layers, expected):
+        for (kind, _), layer, (spconv_indices, spconv_features) in zip(LAYER_CHAIN, layers, expected):
             y = layer(y)
             assert isinstance(y, SparseConvTensor)
             ours = _by_site(y.indices, y.features, y.spatial_shape)

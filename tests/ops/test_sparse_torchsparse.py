@@ -4,7 +4,7 @@ import sys
 
 import pytest
 import torch
-from sparse_helpers import random_tensor
+from sparse_helpers import LAYER_CHAIN, random_tensor
 
 from bevfusion.models.lidar.sparse_encoder import SparseEncoder
 from bevfusion.ops import sparse
@@ -84,29 +84,19 @@ def _occupancy_and_dense(tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return ones.dense().cpu().bool(), tensor.dense().cpu()
 
 
-LAYERS = [
-    ("SubMConv3d", dict(in_channels=4, out_channels=8, kernel_size=3, indice_key="subm1")),
-    ("SparseConv3d", dict(in_channels=8, out_channels=16, kernel_size=3, stride=2, padding=1, indice_key="down")),
-    ("SubMConv3d", dict(in_channels=16, out_channels=16, kernel_size=(3, 1, 3), indice_key="subm2")),
-    ("SparseInverseConv3d", dict(in_channels=16, out_channels=8, kernel_size=3, indice_key="down")),
-    ("SparseConv3d", dict(in_channels=8, out_channels=8, kernel_size=(3, 1, 1), stride=(2, 1, 1), padding=0)),
-    ("SparseConv3d", dict(in_channels=8, out_channels=4, kernel_size=2, stride=2, padding=(0, 1, 1))),
-]
-
-
 @pytest.mark.cuda
 def test_each_layer_kind_equals_native_for_the_same_weights(torchsparse_backend):
     generator = torch.Generator().manual_seed(0)
     x = random_tensor(generator, 3000, (21, 64, 64), channels=4, dtype=torch.float32)
-    native_layers = [make_sparse_layer(kind, bias=True, **kwargs) for kind, kwargs in LAYERS]
-    ts_layers = [make_sparse_layer(kind, bias=True, backend="torchsparse", **kwargs) for kind, kwargs in LAYERS]
+    native_layers = [make_sparse_layer(kind, bias=True, **kwargs) for kind, kwargs in LAYER_CHAIN]
+    ts_layers = [make_sparse_layer(kind, bias=True, backend="torchsparse", **kwargs) for kind, kwargs in LAYER_CHAIN]
     for native, adapted in zip(native_layers, ts_layers):
         adapted.load_state_dict(native.state_dict())
         adapted.cuda()
     ours = x
     theirs = torchsparse_backend.tensor(x.features.cuda(), x.indices.cuda(), x.spatial_shape, x.batch_size)
     with torch.no_grad():
-        for (kind, _), native, adapted in zip(LAYERS, native_layers, ts_layers):
+        for (kind, _), native, adapted in zip(LAYER_CHAIN, native_layers, ts_layers):
             ours, theirs = native(ours), adapted(theirs)
             assert isinstance(theirs, TorchsparseConvTensor)
             assert theirs.spatial_shape == ours.spatial_shape, kind
