@@ -50,15 +50,18 @@ def test_kernel_writes_every_cell_and_empty_cells_are_zero():
     assert empty.any() and (poisoned.view(2, 2, 16, 16, 8)[empty] == 0).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("channels", [3, 19, 80, 200])
-def test_forward_any_channel_count_on_an_odd_grid(channels):
+def test_forward_any_channel_count_on_an_odd_grid(channels, dtype):
     """Channel counts that take every vector-block width, several passes and the scalar tail;
-    a 10x10 grid puts most channel planes off vector alignment. Output poisoned first."""
+    a 10x10 grid puts most channel planes off vector alignment. Output poisoned first. float32
+    takes the AVX2 kernel where the CPU has it, float64 the portable one."""
     xbound, ybound = (-4.0, 4.0, 0.8), (-3.0, 5.0, 0.8)
     points, depth, context = random_frustum(channels=channels, seed=4)
+    depth, context = depth.to(dtype), context.to(dtype)
     geometry = bev_pool_geometry(points, xbound, ybound, ZBOUND)
     load_ops()
-    out = torch.full(geometry.output_shape(channels), float("nan"))
+    out = torch.full(geometry.output_shape(channels), float("nan"), dtype=dtype)
     torch.ops.bevfusion.bev_pool_forward(
         depth, context, geometry.cell_start, geometry.point_depth_index, geometry.point_context_index, out
     )
