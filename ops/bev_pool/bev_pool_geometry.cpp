@@ -26,37 +26,33 @@ struct GridSpec {
   int64_t cells[3];  // nx, ny, nz
 };
 
-// Ranks of points [begin, end) into point_cell (-1 when outside), counted into counts[rank].
-// The ranking loop has no branches or stores other than point_cell, so it vectorises.
+// Ranks of points [begin, end) into point_cell (-1 when outside the grid), counted into counts[rank].
 template <typename scalar_t>
 void rank_points(const scalar_t* __restrict__ points, const GridSpec& grid, int64_t points_per_sample, int64_t begin,
                  int64_t end, int32_t* __restrict__ point_cell, int32_t* __restrict__ counts) {
-  const scalar_t lower_x = static_cast<scalar_t>(grid.lower[0]), step_x = static_cast<scalar_t>(grid.step[0]);
-  const scalar_t lower_y = static_cast<scalar_t>(grid.lower[1]), step_y = static_cast<scalar_t>(grid.step[1]);
-  const scalar_t lower_z = static_cast<scalar_t>(grid.lower[2]), step_z = static_cast<scalar_t>(grid.step[2]);
-  const int32_t num_x = static_cast<int32_t>(grid.cells[0]), num_y = static_cast<int32_t>(grid.cells[1]);
-  const int32_t num_z = static_cast<int32_t>(grid.cells[2]);
-  const scalar_t size_x = num_x, size_y = num_y, size_z = num_z;
-  // One sample at a time, so the sample's rank offset is a loop constant.
-  for (int64_t sample_begin = begin; sample_begin < end;) {
-    const int64_t sample = sample_begin / points_per_sample;
-    const int64_t sample_end = std::min(end, (sample + 1) * points_per_sample);
-    const int32_t sample_offset = static_cast<int32_t>(sample * num_z);
-#pragma omp simd
-    for (int64_t point = sample_begin; point < sample_end; ++point) {
-      const scalar_t x = std::floor((points[point * 3] - lower_x) / step_x);
-      const scalar_t y = std::floor((points[point * 3 + 1] - lower_y) / step_y);
-      const scalar_t z = std::floor((points[point * 3 + 2] - lower_z) / step_z);
-      const bool inside = x >= 0 && x < size_x && y >= 0 && y < size_y && z >= 0 && z < size_z;
-      // Outside points (NaN included) are clamped to cell 0 before the conversion, then masked.
-      const int32_t rank = ((sample_offset + static_cast<int32_t>(inside ? z : 0)) * num_x +
-                            static_cast<int32_t>(inside ? x : 0)) * num_y + static_cast<int32_t>(inside ? y : 0);
-      point_cell[point] = inside ? rank : -1;
+  scalar_t lower[3], step[3], size[3];
+  for (int axis = 0; axis < 3; ++axis) {
+    lower[axis] = static_cast<scalar_t>(grid.lower[axis]);
+    step[axis] = static_cast<scalar_t>(grid.step[axis]);
+    size[axis] = static_cast<scalar_t>(grid.cells[axis]);
+  }
+  for (int64_t point = begin; point < end; ++point) {
+    scalar_t cell[3];
+    bool inside = true;
+    for (int axis = 0; axis < 3; ++axis) {
+      cell[axis] = std::floor((points[point * 3 + axis] - lower[axis]) / step[axis]);
+      inside = inside && cell[axis] >= 0 && cell[axis] < size[axis];  // false for NaN
     }
-    for (int64_t point = sample_begin; point < sample_end; ++point) {
-      if (point_cell[point] >= 0) ++counts[point_cell[point]];
+    if (!inside) {
+      point_cell[point] = -1;
+      continue;
     }
-    sample_begin = sample_end;
+    const int64_t x = static_cast<int64_t>(cell[0]), y = static_cast<int64_t>(cell[1]);
+    const int64_t z = static_cast<int64_t>(cell[2]);
+    const int64_t sample = point / points_per_sample;
+    const int64_t rank = ((sample * grid.cells[2] + z) * grid.cells[0] + x) * grid.cells[1] + y;
+    point_cell[point] = static_cast<int32_t>(rank);
+    ++counts[rank];
   }
 }
 
