@@ -6,6 +6,9 @@
 
 #include <immintrin.h>
 
+#include <cstdlib>
+#include <string_view>
+
 #define BEVFUSION_AVX2 __attribute__((target("avx2,fma")))
 
 namespace bevfusion {
@@ -72,10 +75,17 @@ BEVFUSION_AVX2 void sum_cells_tail(const BEVPoolForwardInputs& in, int64_t first
   }
 }
 
+// ATEN_CPU_CAPABILITY=default is PyTorch's switch to its portable CPU kernels; it turns this path off too.
+bool portable_kernels_requested() {
+  const char* capability = std::getenv("ATEN_CPU_CAPABILITY");
+  return capability != nullptr && std::string_view(capability) == "default";
+}
+
 }  // namespace
 
 bool bev_pool_avx2_supported() {
-  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool supported =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !portable_kernels_requested();
   return supported;
 }
 

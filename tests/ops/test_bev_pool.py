@@ -1,5 +1,12 @@
 """bev_pool: kernels against the float64 reference, gradients, geometry (floor, drops, caching), errors."""
 
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -68,6 +75,30 @@ def test_forward_any_channel_count_on_an_odd_grid(channels, dtype):
     expected = bev_pool_reference(depth.double(), context.double(), points, xbound, ybound, ZBOUND)
     assert out.shape == (2, 2 * channels, 10, 10)
     torch.testing.assert_close(out.double(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_portable_float32_kernel_matches_the_vectorised_one():
+    """ATEN_CPU_CAPABILITY=default turns the AVX2 path off, as on CPUs without it (ARM included)."""
+    script = (
+        "import torch\n"
+        "from bevfusion.ops.bev_pool import bev_pool, bev_pool_geometry\n"
+        "case = torch.load(__import__('sys').argv[1])\n"
+        "geometry = bev_pool_geometry(case['points'], *case['bounds'])\n"
+        "torch.save(bev_pool(case['depth'], case['context'], geometry), __import__('sys').argv[1])\n"
+    )
+    points, depth, context = random_frustum(channels=80, seed=9)
+    bounds = (XBOUND, YBOUND, ZBOUND)
+    vectorised = bev_pool(depth, context, bev_pool_geometry(points, *bounds))
+    with tempfile.TemporaryDirectory() as directory:
+        case = os.path.join(directory, "case.pt")
+        torch.save({"points": points, "depth": depth, "context": context, "bounds": bounds}, case)
+        env = dict(os.environ, ATEN_CPU_CAPABILITY="default")
+        subprocess.run([sys.executable, "-c", script, case], check=True, env=env, timeout=120)
+        portable = torch.load(case)
+    torch.testing.assert_close(portable, vectorised, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(portable.double(), reference64(depth, context, points), rtol=1e-5, atol=1e-6)
+    if platform.machine() == "x86_64" and "avx2" in Path("/proc/cpuinfo").read_text():
+        assert not torch.equal(portable, vectorised), "FMA rounds differently: the portable kernel did not run"
 
 
 def test_gradcheck_float64():
