@@ -26,9 +26,42 @@ struct GridSpec {
   int64_t cells[3];  // nx, ny, nz
 };
 
+// Walks frustum points in memory order (sample, camera, depth bin, pixel) from any start,
+// dividing once there instead of at every point (64-bit divisions dominated this kernel).
+struct FrustumShape {
+  int64_t cameras, depth_bins, image_cells;  // per sample: N, D, fH*fW
+};
+
+struct FrustumCursor {
+  int64_t cameras, depth_bins, image_cells;
+  int64_t sample, camera, bin, pixel;  // camera within the sample
+
+  FrustumCursor(const FrustumShape& shape, int64_t point)
+      : cameras(shape.cameras), depth_bins(shape.depth_bins), image_cells(shape.image_cells) {
+    pixel = point % image_cells;
+    const int64_t plane = point / image_cells;
+    bin = plane % depth_bins;
+    camera = plane / depth_bins % cameras;
+    sample = plane / depth_bins / cameras;
+  }
+
+  void advance() {
+    if (++pixel < image_cells) return;
+    pixel = 0;
+    if (++bin < depth_bins) return;
+    bin = 0;
+    if (++camera < cameras) return;
+    camera = 0;
+    ++sample;
+  }
+
+  // Row of the point's pixel in context (B*N*fH*fW, C): its depth bin dropped.
+  int64_t context_row() const { return (sample * cameras + camera) * image_cells + pixel; }
+};
+
 // Ranks of points [begin, end) into point_cell (-1 when outside the grid), counted into counts[rank].
 template <typename scalar_t>
-void rank_points(const scalar_t* __restrict__ points, const GridSpec& grid, int64_t points_per_sample, int64_t begin,
+void rank_points(const scalar_t* __restrict__ points, const GridSpec& grid, FrustumCursor cursor, int64_t begin,
                  int64_t end, int32_t* __restrict__ point_cell, int32_t* __restrict__ counts) {
   scalar_t lower[3], step[3], size[3];
   for (int axis = 0; axis < 3; ++axis) {
@@ -36,7 +69,7 @@ void rank_points(const scalar_t* __restrict__ points, const GridSpec& grid, int6
     step[axis] = static_cast<scalar_t>(grid.step[axis]);
     size[axis] = static_cast<scalar_t>(grid.cells[axis]);
   }
-  for (int64_t point = begin; point < end; ++point) {
+  for (int64_t point = begin; point < end; ++point, cursor.advance()) {
     scalar_t cell[3];
     bool inside = true;
     for (int axis = 0; axis < 3; ++axis) {
@@ -49,8 +82,7 @@ void rank_points(const scalar_t* __restrict__ points, const GridSpec& grid, int6
     }
     const int64_t x = static_cast<int64_t>(cell[0]), y = static_cast<int64_t>(cell[1]);
     const int64_t z = static_cast<int64_t>(cell[2]);
-    const int64_t sample = point / points_per_sample;
-    const int64_t rank = ((sample * grid.cells[2] + z) * grid.cells[0] + x) * grid.cells[1] + y;
+    const int64_t rank = ((cursor.sample * grid.cells[2] + z) * grid.cells[0] + x) * grid.cells[1] + y;
     point_cell[point] = static_cast<int32_t>(rank);
     ++counts[rank];
   }
@@ -60,12 +92,13 @@ void rank_points(const scalar_t* __restrict__ points, const GridSpec& grid, int6
 inline int64_t chunk_begin(int64_t total, int64_t chunks, int64_t chunk) { return total * chunk / chunks; }
 
 template <typename scalar_t>
-void rank_chunks(const scalar_t* points, const GridSpec& grid, int64_t points_per_sample, int64_t total,
+void rank_chunks(const scalar_t* points, const GridSpec& grid, const FrustumShape& shape, int64_t total,
                  int64_t chunks, int32_t* point_cell, int32_t* counts, int64_t num_cells) {
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    rank_points(points, grid, points_per_sample, chunk_begin(total, chunks, chunk),
-                chunk_begin(total, chunks, chunk + 1), point_cell, counts + chunk * num_cells);
+    const int64_t begin = chunk_begin(total, chunks, chunk);
+    rank_points(points, grid, FrustumCursor(shape, begin), begin, chunk_begin(total, chunks, chunk + 1), point_cell,
+                counts + chunk * num_cells);
   }
 }
 
@@ -81,14 +114,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> bev_pool_geometry_cpu
               "bev_pool_geometry: lower, step and cells need 3 values (x, y, z)");
   const auto points = frustum_points.contiguous();
   const int64_t batch = points.size(0);
-  const int64_t depth_bins = points.size(2);
-  const int64_t image_cells = points.size(3) * points.size(4);
+  const FrustumShape shape{points.size(1), points.size(2), points.size(3) * points.size(4)};
   const int64_t total = points.numel() / 3;
   const int64_t num_cells = batch * cells[0] * cells[1] * cells[2];
   TORCH_CHECK(total < INT32_MAX && num_cells < INT32_MAX, "bev_pool_geometry: ", total, " points or ", num_cells,
               " cells exceed int32 indices");
   GridSpec grid{{lower[0], lower[1], lower[2]}, {step[0], step[1], step[2]}, {cells[0], cells[1], cells[2]}};
-  const int64_t points_per_sample = batch > 0 ? total / batch : 1;
 
   const auto int_options = points.options().dtype(at::kInt);
   auto point_cell = at::empty({total}, int_options);
@@ -101,7 +132,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> bev_pool_geometry_cpu
   const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), total / 65536 + 1));
   std::vector<int32_t> counts(chunks * num_cells, 0);
   AT_DISPATCH_FLOATING_TYPES(points.scalar_type(), "bev_pool_geometry_cpu", [&] {
-    rank_chunks(points.data_ptr<scalar_t>(), grid, points_per_sample, total, chunks, point_cell_data, counts.data(),
+    rank_chunks(points.data_ptr<scalar_t>(), grid, shape, total, chunks, point_cell_data, counts.data(),
                 num_cells);
   });
 
@@ -127,14 +158,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> bev_pool_geometry_cpu
 #pragma omp parallel for schedule(static, 1) num_threads(chunks)
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
     int32_t* next_slot = counts.data() + chunk * num_cells;
-    const int64_t end = chunk_begin(total, chunks, chunk + 1);
-    for (int64_t point = chunk_begin(total, chunks, chunk); point < end; ++point) {
+    const int64_t begin = chunk_begin(total, chunks, chunk), end = chunk_begin(total, chunks, chunk + 1);
+    FrustumCursor cursor(shape, begin);
+    for (int64_t point = begin; point < end; ++point, cursor.advance()) {
       const int32_t cell = point_cell_data[point];
       if (cell < 0) continue;
       const int32_t slot = next_slot[cell]++;
       depth_index[slot] = static_cast<int32_t>(point);
-      // depth is (B*N, D, fH*fW): the pixel row drops the depth bin.
-      context_index[slot] = static_cast<int32_t>(point / (depth_bins * image_cells) * image_cells + point % image_cells);
+      context_index[slot] = static_cast<int32_t>(cursor.context_row());
     }
   }
   return {cell_start, point_depth_index, point_context_index, point_cell};
