@@ -18,6 +18,7 @@
 #include "../csrc/huge_pages.h"
 #include "bev_pool_avx2.h"
 #include "bev_pool_checks.h"
+#include "prefetch_row.h"
 
 namespace bevfusion {
 namespace {
@@ -32,14 +33,6 @@ constexpr int64_t kCellTile = 64;
 // arithmetic, so rows are prefetched ahead of use: the forward pass one cell ahead, the
 // backward pass this many depth bins ahead.
 constexpr int64_t kPrefetchAhead = 8;
-
-template <typename scalar_t>
-inline void prefetch_row(const scalar_t* row, int64_t channels) {
-  const char* bytes = reinterpret_cast<const char*>(row);
-  for (int64_t offset = 0; offset < channels * static_cast<int64_t>(sizeof(scalar_t)); offset += 64) {
-    __builtin_prefetch(bytes + offset);
-  }
-}
 
 // sums[c * stride] = sum_i weights[i] * rows[i][c] for c in [first_channel, first_channel +
 // kWidth): a compile-time width keeps the sums in vector registers across a cell's points.

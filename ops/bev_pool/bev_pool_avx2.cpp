@@ -1,6 +1,7 @@
 // AVX2/FMA float32 bev_pool forward (see bev_pool_avx2.h). Compiled only for x86-64; each
 // function carries the target attribute, so the rest of the library stays baseline x86-64.
 #include "bev_pool_avx2.h"
+#include "prefetch_row.h"
 
 #ifdef BEVFUSION_BEV_POOL_AVX2
 
@@ -19,15 +20,6 @@ constexpr int64_t kMaxVectors = 12;  // 96 channels in registers, 4 of the 16 le
 // Rows are gathered from all over the context, so they are prefetched this many points ahead.
 constexpr int64_t kPrefetchPoints = 16;
 
-// Always inlined: GCC treats an out-of-line function that only prefetches as pure and drops its calls.
-BEVFUSION_AVX2 __attribute__((always_inline)) inline void prefetch_point(const BEVPoolForwardInputs& in, int64_t point) {
-  __builtin_prefetch(in.depth + in.point_depth_index[point]);
-  const char* row = reinterpret_cast<const char*>(in.context + int64_t{in.point_context_index[point]} * in.channels);
-  for (int64_t offset = 0; offset < in.channels * int64_t{sizeof(float)}; offset += 64) {
-    __builtin_prefetch(row + offset);
-  }
-}
-
 // Channels [first_channel, first_channel + 8 * kVectors) of cells [first_cell, first_cell + count),
 // each cell's sums held in registers over its points.
 template <int64_t kVectors>
@@ -38,7 +30,11 @@ BEVFUSION_AVX2 void sum_cells_channels(const BEVPoolForwardInputs& in, int64_t f
     for (int64_t v = 0; v < kVectors; ++v) acc[v] = _mm256_setzero_ps();
     const int64_t end = in.cell_start[first_cell + k + 1];
     for (int64_t point = in.cell_start[first_cell + k]; point < end; ++point) {
-      if (point + kPrefetchPoints < in.num_points) prefetch_point(in, point + kPrefetchPoints);
+      if (point + kPrefetchPoints < in.num_points) {
+        const int64_t ahead = point + kPrefetchPoints;
+        __builtin_prefetch(in.depth + in.point_depth_index[ahead]);
+        prefetch_row(in.context + int64_t{in.point_context_index[ahead]} * in.channels, in.channels);
+      }
       const __m256 weight = _mm256_set1_ps(in.depth[in.point_depth_index[point]]);
       const float* row = in.context + int64_t{in.point_context_index[point]} * in.channels + first_channel;
       for (int64_t v = 0; v < kVectors; ++v) {

@@ -26,12 +26,12 @@ struct GridSpec {
   int64_t cells[3];  // nx, ny, nz
 };
 
-// Walks frustum points in memory order (sample, camera, depth bin, pixel) from any start,
-// dividing once there instead of at every point (64-bit divisions dominated this kernel).
 struct FrustumShape {
   int64_t cameras, depth_bins, image_cells;  // per sample: N, D, fH*fW
 };
 
+// Walks frustum points in memory order (sample, camera, depth bin, pixel) from any start,
+// dividing once there instead of twice or three times at every point (about 10% of the kernel).
 struct FrustumCursor {
   int64_t cameras, depth_bins, image_cells;
   int64_t sample, camera, bin, pixel;  // camera within the sample
