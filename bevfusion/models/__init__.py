@@ -1,6 +1,26 @@
 """Models (registered in MODELS): the detector, its parts and the data preprocessor."""
 
+from .bevfusion import BEVFusion
+from .camera import DepthLSSTransform, GeneralizedLSSFPN, LSSTransform, ResNet, SwinTransformer
+from .checkpoint import CheckpointMismatchError, load_state_dict_file
 from .data_preprocessor import BEVFusionDataPreprocessor
-from .lidar import SparseEncoder
+from .decoders import SECOND, SECONDFPN
+from .fusers import ConvFuser
+from .lidar import HardSimpleVFE, SparseEncoder
 
-__all__ = ["BEVFusionDataPreprocessor", "SparseEncoder"]
+__all__ = [
+    "BEVFusion",
+    "BEVFusionDataPreprocessor",
+    "CheckpointMismatchError",
+    "ConvFuser",
+    "DepthLSSTransform",
+    "GeneralizedLSSFPN",
+    "HardSimpleVFE",
+    "LSSTransform",
+    "ResNet",
+    "SECOND",
+    "SECONDFPN",
+    "SparseEncoder",
+    "SwinTransformer",
+    "load_state_dict_file",
+]

@@ -1,7 +1,7 @@
-# nuScenes 3D detection data: BEVFusion's camera + LiDAR pipeline (10 LiDAR frames, 6 cameras at 256x704).
-# The model's data preprocessor voxelizes with the same point_cloud_range and voxel_size, e.g.
-#   dict(type='BEVFusionDataPreprocessor', voxelize=dict(mode='hard', voxel_size=voxel_size,
-#        point_cloud_range=point_cloud_range, max_num_points=10, max_voxels=(120000, 160000)))
+# nuScenes 3D detection data, as BEVFusion trains on it (10 LiDAR frames, 6 cameras at 256x704).
+# Sources: MIT HAN Lab bevfusion configs/nuscenes/default.yaml (pipelines, augmentation, GT paste) and
+# configs/nuscenes/det/transfusion/secfpn/lidar/voxelnet_0p075.yaml (range, voxel size).
+# Model configs pick the pipelines of their modality: `lidar_*_pipeline` or `multimodal_*_pipeline`.
 dataset_type = "NuScenesDataset"
 data_root = "data/nuscenes/"
 class_names = [
@@ -17,12 +17,12 @@ class_names = [
     "traffic_cone",
 ]
 metainfo = dict(classes=class_names)
-point_cloud_range = [-54.0, -54.0, -5.0, 54.0, 54.0, 3.0]
-voxel_size = [0.075, 0.075, 0.2]
-image_size = [256, 704]
-sweeps_num = 9  # plus the key frame: 10 LiDAR frames per sample
+point_cloud_range = [-54.0, -54.0, -5.0, 54.0, 54.0, 3.0]  # voxelnet_0p075.yaml
+voxel_size = [0.075, 0.075, 0.2]  # voxelnet_0p075.yaml
+image_size = [256, 704]  # nuscenes/default.yaml
+sweeps_num = 9  # plus the key frame: 10 LiDAR frames, in training and test (MIT's det/default.yaml loads 0 in training)
 
-db_sampler = dict(
+db_sampler = dict(  # nuscenes/default.yaml ObjectPaste
     type="ObjectSample",
     db_info_path="nuscenes_dbinfos_train.pkl",
     data_root=data_root,
@@ -39,63 +39,72 @@ db_sampler = dict(
         pedestrian=2,
         traffic_cone=2,
     ),
-    min_points=dict(
-        car=5,
-        truck=5,
-        construction_vehicle=5,
-        bus=5,
-        trailer=5,
-        barrier=5,
-        motorcycle=5,
-        bicycle=5,
-        pedestrian=5,
-        traffic_cone=5,
-    ),
+    min_points={name: 5 for name in class_names},
 )
-
-train_pipeline = [
-    dict(type="LoadMultiViewImageFromFiles"),
-    dict(type="LoadPointsFromFile", load_dim=5, use_dim=5),
-    dict(type="LoadPointsFromMultiSweeps", sweeps_num=sweeps_num, load_dim=5, use_dim=[0, 1, 2, 3, 4]),
-    db_sampler,
-    dict(
-        type="ImageAug3D",
-        final_dim=image_size,
-        resize_lim=[0.38, 0.55],
-        bot_pct_lim=[0.0, 0.0],
-        rot_lim=[-5.4, 5.4],
-        rand_flip=True,
-        is_train=True,
-    ),
-    dict(
-        type="GlobalRotScaleTrans",
-        rot_range=[-0.78539816, 0.78539816],
-        scale_ratio_range=[0.9, 1.1],
-        translation_std=[0.5, 0.5, 0.5],
-    ),
-    dict(type="RandomFlip3D", flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
-    dict(type="PointsRangeFilter", point_cloud_range=point_cloud_range),
+load_images = dict(type="LoadMultiViewImageFromFiles")
+load_points = dict(type="LoadPointsFromFile", load_dim=5, use_dim=5)
+load_sweeps = dict(type="LoadPointsFromMultiSweeps", sweeps_num=sweeps_num, load_dim=5, use_dim=[0, 1, 2, 3, 4])
+load_sweeps_test = dict(load_sweeps, test_mode=True)
+image_aug_train = dict(  # nuscenes/default.yaml augment2d
+    type="ImageAug3D",
+    final_dim=image_size,
+    resize_lim=[0.38, 0.55],
+    bot_pct_lim=[0.0, 0.0],
+    rot_lim=[-5.4, 5.4],
+    rand_flip=True,
+    is_train=True,
+)
+image_aug_test = dict(
+    type="ImageAug3D",
+    final_dim=image_size,
+    resize_lim=[0.48, 0.48],
+    bot_pct_lim=[0.0, 0.0],
+    rot_lim=[0.0, 0.0],
+    rand_flip=False,
+    is_train=False,
+)
+global_aug = dict(  # nuscenes/default.yaml augment3d
+    type="GlobalRotScaleTrans",
+    rot_range=[-0.78539816, 0.78539816],
+    scale_ratio_range=[0.9, 1.1],
+    translation_std=[0.5, 0.5, 0.5],
+)
+random_flip = dict(type="RandomFlip3D", flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5)
+points_range_filter = dict(type="PointsRangeFilter", point_cloud_range=point_cloud_range)
+object_filters = [
     dict(type="ObjectRangeFilter", point_cloud_range=point_cloud_range),
     dict(type="ObjectNameFilter", classes=class_names),
-    dict(type="PointShuffle"),
-    dict(type="Pack3DDetInputs"),
 ]
-test_pipeline = [
-    dict(type="LoadMultiViewImageFromFiles"),
-    dict(type="LoadPointsFromFile", load_dim=5, use_dim=5),
-    dict(type="LoadPointsFromMultiSweeps", sweeps_num=sweeps_num, load_dim=5, use_dim=[0, 1, 2, 3, 4], test_mode=True),
-    dict(
-        type="ImageAug3D",
-        final_dim=image_size,
-        resize_lim=[0.48, 0.48],
-        bot_pct_lim=[0.0, 0.0],
-        rot_lim=[0.0, 0.0],
-        rand_flip=False,
-        is_train=False,
-    ),
-    dict(type="PointsRangeFilter", point_cloud_range=point_cloud_range),
-    dict(type="Pack3DDetInputs"),
+point_shuffle = dict(type="PointShuffle")
+pack = dict(type="Pack3DDetInputs")
+
+# LiDAR-only: GT sampling on (a hook switches it off for the last epochs).
+lidar_train_pipeline = [
+    load_points,
+    load_sweeps,
+    db_sampler,
+    global_aug,
+    random_flip,
+    points_range_filter,
+    *object_filters,
+    point_shuffle,
+    pack,
 ]
+lidar_test_pipeline = [load_points, load_sweeps_test, points_range_filter, pack]
+# Camera and camera+LiDAR: no GT sampling (pasted objects would be missing from the images).
+multimodal_train_pipeline = [
+    load_images,
+    load_points,
+    load_sweeps,
+    image_aug_train,
+    global_aug,
+    random_flip,
+    points_range_filter,
+    *object_filters,
+    point_shuffle,
+    pack,
+]
+multimodal_test_pipeline = [load_images, load_points, load_sweeps_test, image_aug_test, points_range_filter, pack]
 
 train_dataloader = dict(
     batch_size=4,
@@ -108,7 +117,7 @@ train_dataloader = dict(
             type=dataset_type,
             data_root=data_root,
             ann_file="nuscenes_infos_train.pkl",
-            pipeline=train_pipeline,
+            pipeline=multimodal_train_pipeline,
             metainfo=metainfo,
             test_mode=False,
             use_valid_flag=True,
@@ -125,7 +134,7 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file="nuscenes_infos_val.pkl",
-        pipeline=test_pipeline,
+        pipeline=multimodal_test_pipeline,
         metainfo=metainfo,
         test_mode=True,
     ),

@@ -1,0 +1,136 @@
+"""`BEVFusion`: a dict of modality encoders -> fuser -> BEV decoder -> a dict of heads.
+
+LiDAR-only, camera-only and camera+LiDAR models are the same class with different
+`encoders`; a single encoder needs no fuser. Every encoder yields a BEV map `(B, C, nx, ny)`
+on the same grid; the maps are fused in the fixed order camera, LiDAR (the fuser's
+`in_channels` order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from mmengine.model import BaseModel
+from torch import nn
+
+from bevfusion.registry import MODELS
+from bevfusion.structures import Det3DDataSample
+
+SENSORS = ("camera", "lidar")
+ENCODER_PARTS = {"camera": ("backbone", "neck", "vtransform"), "lidar": ("voxel_encoder", "backbone")}
+
+
+def _build_encoder(sensor: str, cfg: dict) -> tuple[nn.ModuleDict, dict]:
+    """The encoder's modules, and the remaining (non-module) options of its config."""
+    cfg = dict(cfg)
+    parts = ENCODER_PARTS[sensor]
+    missing = [part for part in parts if part not in cfg]
+    if missing:
+        raise ValueError(f"BEVFusion: encoders.{sensor} needs {list(parts)}, missing {missing}")
+    return nn.ModuleDict({part: MODELS.build(cfg.pop(part)) for part in parts}), cfg
+
+
+@MODELS.register_module()
+class BEVFusion(BaseModel):
+    """The detector.
+
+    Args:
+        encoders: `camera=dict(backbone, neck, vtransform, num_cameras=6)` and/or
+            `lidar=dict(voxel_encoder, backbone)`.
+        fuser: merges the encoders' BEV maps; required with more than one encoder.
+        decoder: `dict(backbone, neck)` over the fused BEV map.
+        heads: `dict(object=...)`, the 3D detection head (`loss`, `predict`, `forward`).
+        data_preprocessor: batching, normalisation and voxelization (`BEVFusionDataPreprocessor`).
+    """
+
+    def __init__(
+        self,
+        encoders: dict,
+        decoder: dict,
+        heads: dict,
+        fuser: dict | None = None,
+        data_preprocessor: dict | None = None,
+        init_cfg: dict | None = None,
+    ) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        unknown = sorted(set(encoders) - set(SENSORS))
+        if unknown or not encoders:
+            raise ValueError(f"BEVFusion: encoders must be some of {SENSORS}, got {sorted(encoders)}")
+        self.encoders = nn.ModuleDict()
+        self.num_cameras = None
+        for sensor in SENSORS:
+            if sensor in encoders:
+                self.encoders[sensor], options = _build_encoder(sensor, encoders[sensor])
+                if sensor == "camera":
+                    self.num_cameras = int(options.pop("num_cameras", 6))
+                if options:
+                    raise ValueError(f"BEVFusion: unknown keys in encoders.{sensor}: {sorted(options)}")
+        if len(self.encoders) > 1 and fuser is None:
+            raise ValueError(f"BEVFusion: encoders {list(self.encoders)} need a fuser to merge their BEV maps")
+        self.fuser = MODELS.build(fuser) if fuser is not None else None
+        self.decoder = nn.ModuleDict({part: MODELS.build(decoder[part]) for part in ("backbone", "neck")})
+        if set(heads) != {"object"}:
+            raise ValueError(f"BEVFusion: heads must be dict(object=...), got {sorted(heads)}")
+        self.heads = nn.ModuleDict({name: MODELS.build(cfg) for name, cfg in heads.items()})
+
+    # ------------------------------------------------------------------ features
+    def camera_bev(self, inputs: dict) -> torch.Tensor:
+        """Images `(B, N, 3, H, W)` -> backbone -> neck (finest map) -> view transform -> `(B, C, nx, ny)`."""
+        images = inputs.get("imgs")
+        if images is None:
+            raise ValueError(
+                "BEVFusion: this config has a camera encoder but the batch has no images ('imgs'); load them with "
+                "LoadMultiViewImageFromFiles in the pipeline, or use a LiDAR-only config"
+            )
+        if images.dim() != 5 or images.shape[1] != self.num_cameras:
+            raise ValueError(
+                f"BEVFusion: expected images (B, {self.num_cameras}, 3, H, W) as the config's num_cameras says, "
+                f"got {tuple(images.shape)}"
+            )
+        if "calib" not in inputs:
+            raise ValueError("BEVFusion: the camera encoder needs the batch's calibration ('calib'), none was given")
+        encoder = self.encoders["camera"]
+        batch, cameras = images.shape[:2]
+        features = encoder["neck"](encoder["backbone"](images.flatten(0, 1)))[0]
+        return encoder["vtransform"](features.unflatten(0, (batch, cameras)), inputs["points"], inputs["calib"])
+
+    def lidar_bev(self, inputs: dict) -> torch.Tensor:
+        """Hard voxels -> voxel encoder -> sparse encoder -> `(B, C, nx, ny)`."""
+        voxels = inputs.get("voxels")
+        if voxels is None:
+            raise ValueError(
+                "BEVFusion: this config has a LiDAR encoder but the batch has no voxels; "
+                "set data_preprocessor.voxelize, or use a camera-only config"
+            )
+        encoder = self.encoders["lidar"]
+        features = encoder["voxel_encoder"](voxels["voxels"], voxels["num_points"])
+        return encoder["backbone"](features, voxels["coors"], len(inputs["points"]))
+
+    def extract_features(self, inputs: dict) -> torch.Tensor:
+        """The decoded BEV map `(B, C, nx, ny)` the heads read."""
+        if "points" not in inputs:
+            raise ValueError("BEVFusion: the batch has no 'points' (one tensor per sample, possibly empty)")
+        maps = [self.camera_bev(inputs) if sensor == "camera" else self.lidar_bev(inputs) for sensor in self.encoders]
+        bev = self.fuser(maps) if self.fuser is not None else maps[0]
+        return self.decoder["neck"](self.decoder["backbone"](bev))
+
+    # ------------------------------------------------------------------ modes
+    def forward(self, inputs: dict, data_samples: Sequence[Det3DDataSample] | None = None, mode: str = "tensor"):
+        if mode == "loss":
+            return self.loss(inputs, data_samples)
+        if mode == "predict":
+            return self.predict(inputs, data_samples)
+        if mode == "tensor":
+            return self.heads["object"](self.extract_features(inputs))
+        raise ValueError(f"BEVFusion: mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+    def loss(self, inputs: dict, data_samples: Sequence[Det3DDataSample]) -> dict[str, torch.Tensor]:
+        return self.heads["object"].loss(self.extract_features(inputs), list(data_samples))
+
+    def predict(self, inputs: dict, data_samples: Sequence[Det3DDataSample]) -> list[Det3DDataSample]:
+        """Fills every sample's `pred_instances_3d` (boxes in the LiDAR frame, scores, labels)."""
+        samples = list(data_samples)
+        for sample, predictions in zip(samples, self.heads["object"].predict(self.extract_features(inputs), samples)):
+            sample.pred_instances_3d = predictions
+        return samples
