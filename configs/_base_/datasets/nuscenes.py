@@ -140,3 +140,5 @@ val_dataloader = dict(
     ),
 )
 test_dataloader = val_dataloader
+val_evaluator = dict(type="NuScenesMetric", data_root=data_root, version="v1.0-trainval", eval_set="val")
+test_evaluator = val_evaluator

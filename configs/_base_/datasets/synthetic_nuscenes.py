@@ -58,3 +58,6 @@ val_dataloader = dict(
     dataset=dict(val_dataloader["dataset"], data_root=data_root, pipeline=multimodal_test_pipeline),
 )
 test_dataloader = val_dataloader
+# synthetic_val: the mini_val scenes plus every fifth extra scene (data/README.md); equal to mini_val for 10 scenes.
+val_evaluator = dict(type="NuScenesMetric", data_root=data_root, version="v1.0-mini", eval_set="synthetic_val")
+test_evaluator = val_evaluator

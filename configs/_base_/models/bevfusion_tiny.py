@@ -1,0 +1,101 @@
+# The tiny BEVFusion parts for the synthetic set on a 2-core CPU: the paper's structure (sparse encoder of basic
+# blocks, SECOND + SECONDFPN, TransFusion head, DepthLSS) at small widths on a 0.6 m BEV grid (180 x 180 cells,
+# the full model's grid size at twice its cell size... the same cells as the full camera BEV before downsampling).
+from mmengine.config import read_base
+
+with read_base():
+    from ..datasets.synthetic_nuscenes import class_names, image_size, point_cloud_range
+
+voxel_size = [0.15, 0.15, 0.2]
+bev_cell = 0.6  # metres: voxel 0.15 x the sparse encoder's stride 4
+data_preprocessor = dict(
+    type="BEVFusionDataPreprocessor",
+    voxelize=dict(
+        mode="hard",
+        voxel_size=voxel_size,
+        point_cloud_range=point_cloud_range,
+        max_num_points=10,
+        max_voxels=[120000, 160000],
+    ),
+)
+lidar_encoder = dict(
+    voxel_encoder=dict(type="HardSimpleVFE", num_features=5),
+    backbone=dict(
+        type="SparseEncoder",
+        in_channels=5,
+        sparse_shape=[720, 720, 41],
+        output_channels=32,  # x 4 z-levels -> 128 BEV channels
+        order=["conv", "norm", "act"],
+        base_channels=8,
+        encoder_channels=[[8, 8, 16], [16, 16, 32], [32, 32]],
+        encoder_paddings=[[0, 0, 1], [0, 0, [1, 1, 0]], [0, 0]],
+        block_type="basicblock",
+    ),
+)
+lidar_bev_channels = 128
+camera_encoder = dict(
+    backbone=dict(type="ResNet", depth=18, out_indices=[1, 2]),
+    neck=dict(type="GeneralizedLSSFPN", in_channels=[128, 256], out_channels=64),
+    vtransform=dict(
+        type="DepthLSSTransform",
+        in_channels=64,
+        out_channels=32,
+        image_size=image_size,
+        feature_size=[image_size[0] // 8, image_size[1] // 8],
+        xbound=[-54.0, 54.0, bev_cell],
+        ybound=[-54.0, 54.0, bev_cell],
+        zbound=[-10.0, 10.0, 20.0],
+        dbound=[1.0, 55.0, 1.0],
+        downsample=1,
+    ),
+    num_cameras=6,
+)
+camera_bev_channels = 32
+fuser = dict(type="ConvFuser", in_channels=[camera_bev_channels, lidar_bev_channels], out_channels=128)
+decoder = dict(
+    backbone=dict(type="SECOND", in_channels=128, out_channels=[64, 128], layer_nums=[3, 3], layer_strides=[1, 2]),
+    neck=dict(type="SECONDFPN", in_channels=[64, 128], out_channels=[64, 64], upsample_strides=[1, 2]),
+)
+object_head = dict(
+    type="TransFusionHead",
+    in_channels=128,
+    hidden_channel=64,
+    num_classes=len(class_names),
+    class_names=class_names,
+    num_proposals=200,
+    auxiliary=True,
+    num_decoder_layers=1,
+    num_heads=4,
+    ffn_channel=128,
+    dropout=0.1,
+    bn_momentum=0.1,
+    activation="relu",
+    nms_kernel_size=3,
+    nms_kernel_size_per_class=dict(pedestrian=1, traffic_cone=1),
+    common_heads=dict(center=(2, 2), height=(1, 2), dim=(3, 2), rot=(2, 2), vel=(2, 2)),
+    point_cloud_range=point_cloud_range,
+    voxel_size=[bev_cell, bev_cell, 0.2],
+    out_size_factor=1,
+    bbox_coder=dict(
+        type="TransFusionBBoxCoder",
+        post_center_range=[-61.2, -61.2, -10.0, 61.2, 61.2, 10.0],
+        score_threshold=0.0,
+        code_size=10,
+    ),
+    train_cfg=dict(
+        gaussian_overlap=0.1,
+        min_radius=2,
+        pos_weight=-1,
+        code_weights=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.2],
+        assigner=dict(
+            type="HungarianAssigner3D",
+            cls_cost=dict(type="FocalLossCost", gamma=2.0, alpha=0.25, weight=0.15),
+            reg_cost=dict(type="BBoxBEVL1Cost", weight=0.25),
+            iou_cost=dict(type="IoU3DCost", weight=0.25),
+        ),
+    ),
+    test_cfg=dict(nms=None),
+    loss_cls=dict(type="FocalLoss", use_sigmoid=True, gamma=2.0, alpha=0.25, reduction="mean", loss_weight=1.0),
+    loss_heatmap=dict(type="GaussianFocalLoss", reduction="mean", loss_weight=1.0),
+    loss_bbox=dict(type="L1Loss", reduction="mean", loss_weight=0.25),
+)

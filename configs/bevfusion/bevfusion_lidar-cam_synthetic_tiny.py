@@ -1,0 +1,18 @@
+# Tiny camera + LiDAR BEVFusion on the synthetic set, for a 2-core CPU: the tiny LiDAR branch, ResNet-18 with
+# DepthLSS, ConvFuser.
+from mmengine.config import read_base
+
+with read_base():
+    from .._base_.datasets.synthetic_nuscenes import *
+    from .._base_.default_runtime import *
+    from .._base_.models.bevfusion_tiny import *
+    from .._base_.schedules.cosine_6e import *
+
+model = dict(
+    type="BEVFusion",
+    data_preprocessor=data_preprocessor,
+    encoders=dict(camera=camera_encoder, lidar=lidar_encoder),
+    fuser=fuser,
+    decoder=decoder,
+    heads=dict(object=object_head),
+)
