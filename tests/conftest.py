@@ -43,3 +43,12 @@ def tiny_encoder_config() -> dict:
         encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, (1, 1, 0)), (0, 0)),
         block_type="basicblock",
     )
+
+
+@pytest.fixture(scope="session")
+def synthetic_infos(synthetic_nuscenes, tmp_path_factory) -> dict[str, str]:
+    """Split -> v2 info file of the `synthetic_nuscenes` set (written once per session, no GT database)."""
+    from bevfusion.datasets.converters.nuscenes_infos import create_nuscenes_infos
+
+    out = tmp_path_factory.mktemp("synthetic_infos")
+    return create_nuscenes_infos(str(synthetic_nuscenes), "v1.0-mini", str(out))
