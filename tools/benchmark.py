@@ -18,6 +18,7 @@ from bevfusion.benchmarks.timing import machine_info
 SUITES = {
     "ops": "bevfusion.benchmarks.ops",
     "data": "bevfusion.benchmarks.bench_data",
+    "model": "bevfusion.benchmarks.bench_model",
 }
 
 

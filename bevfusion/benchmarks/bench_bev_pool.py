@@ -19,9 +19,8 @@ import math
 import time
 
 import torch
-from torch.profiler import ProfilerActivity, profile
 
-from bevfusion.benchmarks.timing import matmul_gflops, median_seconds
+from bevfusion.benchmarks.timing import matmul_gflops, median_seconds, peak_allocated_bytes
 from bevfusion.ops.bev_pool import BEVPoolGeometry, bev_pool, bev_pool_geometry, cells_along
 from bevfusion.ops.bev_pool.geometry import geometry_tensors_torch
 from bevfusion.structures.calibration import CalibrationBundle
@@ -125,31 +124,6 @@ def baseline_cache(geometry: BEVPoolGeometry, channels: int) -> dict:
         "interval_end": interval_end,
         "interval_cell": sorted_cell[interval_end],
     }
-
-
-def peak_allocated_bytes(fn, device: str) -> int:
-    """Peak bytes held by tensors allocated during `fn()` (output included), from PyTorch's allocator.
-
-    CUDA: the caching allocator's peak statistic. CPU: the profiler's allocation/free events,
-    accumulated in time order (allocations made outside PyTorch's allocator are not seen).
-    """
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-        fn()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - before
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = sorted(
-        (e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"), key=lambda e: e.start_ns()
-    )
-    held = peak = 0
-    for event in events:
-        held += event.nbytes()
-        peak = max(peak, held)
-    return peak
 
 
 def run(args: argparse.Namespace) -> list[dict]:

@@ -18,10 +18,10 @@ import tempfile
 
 import torch
 
+from bevfusion.benchmarks.flops import sparse_conv_flops
 from bevfusion.benchmarks.lidar_cloud import lidar_cloud
 from bevfusion.benchmarks.timing import median_seconds
 from bevfusion.models.lidar.sparse_encoder import SparseEncoder
-from bevfusion.ops.sparse import SparseConv3d, SubMConv3d
 from bevfusion.ops.voxelize import dynamic_voxelize_mean
 
 VOXEL_SIZE = (0.075, 0.075, 0.2)
@@ -51,18 +51,9 @@ def _workload() -> dict:
 def _gemm_flops(workload: dict) -> float:
     """2 * pairs * C_in * C_out over every conv of one forward pass."""
     encoder = SparseEncoder(**ENCODER_CFG).eval()
-    flops = []
-
-    def count(layer, inputs, output):
-        pairs = output.indice_dict[layer.indice_key].pair_offsets[-1]
-        flops.append(2.0 * pairs * layer.in_channels * layer.out_channels)
-
-    for module in encoder.modules():
-        if isinstance(module, SubMConv3d | SparseConv3d):
-            module.register_forward_hook(count)
-    with torch.no_grad():
+    with sparse_conv_flops(encoder) as flops, torch.no_grad():
         encoder(workload["features"], workload["indices"], 1)
-    return sum(flops)
+    return flops.total
 
 
 def _time_worker(path: str, engine: str, mode: str, threads: int, repeats: int, device: str) -> dict:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 
 def synchronize(device: torch.device | str) -> None:
@@ -88,3 +89,36 @@ def matmul_gflops(size: int = 1024, repeats: int = 5, device: str = "cpu") -> fl
     b = torch.randn(size, size, device=device)
     seconds = median_seconds(lambda: torch.mm(a, b), repeats=repeats, device=device)
     return 2 * size**3 / seconds / 1e9
+
+
+def peak_allocated_bytes(fn, device: str) -> int:
+    """Peak bytes held by tensors allocated during `fn()` (output included), from PyTorch's allocator.
+
+    CUDA: the caching allocator's peak statistic. CPU: the profiler's allocation/free events,
+    accumulated in time order (allocations made outside PyTorch's allocator are not seen).
+    """
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - before
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted(
+        (e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"), key=lambda e: e.start_ns()
+    )
+    held = peak = 0
+    for event in events:
+        held += event.nbytes()
+        peak = max(peak, held)
+    return peak
+
+
+def memory_bandwidth_gbs(megabytes: int = 256, repeats: int = 5, device: str = "cpu") -> float:
+    """The machine's measured copy bandwidth (bytes read + written per second), the floor of memory-bound work."""
+    source = torch.empty(megabytes * 2**20 // 4, device=device).fill_(1.0)
+    target = torch.empty_like(source)
+    seconds = median_seconds(lambda: target.copy_(source), repeats=repeats, device=device)
+    return 2 * source.numel() * source.element_size() / seconds / 1e9

@@ -132,10 +132,12 @@ class BaseViewTransform(nn.Module):
                 f"{tuple(calib.cam2img.shape[:2])} (batch, cameras)"
             )
         depth, context = self.depth_and_context(features.flatten(0, 1), points, calib)
-        depth = depth.unflatten(0, (batch, cameras))
-        context = context.unflatten(0, (batch, cameras)).permute(0, 1, 3, 4, 2)
-        bev = bev_pool(depth.float(), context.float(), self.geometry(calib))
+        bev = self.pool(depth.unflatten(0, (batch, cameras)), context.unflatten(0, (batch, cameras)), calib)
         return self.downsample(bev)
+
+    def pool(self, depth: torch.Tensor, context: torch.Tensor, calib: CalibrationBundle) -> torch.Tensor:
+        """Depth `(B, N, D, fH, fW)` x context `(B, N, C, fH, fW)` summed into BEV cells `(B, nz*C, nx, ny)`."""
+        return bev_pool(depth.float(), context.permute(0, 1, 3, 4, 2).float(), self.geometry(calib))
 
 
 @MODELS.register_module()
