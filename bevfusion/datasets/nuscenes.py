@@ -1,4 +1,7 @@
-"""`NuScenesDataset`: an info file (ours or mmdetection3d's v2 format) -> per-sample dicts.
+"""`NuScenesDataset`: an info file (ours, mmdetection3d's v2, or the 0.x layout) -> per-sample dicts.
+
+Info files of mmdetection3d < 1.0 and MIT HAN Lab's bevfusion (`{'infos', 'metadata'}`) are
+converted to v2 once, at load (`converters.legacy_infos`), so everything below sees v2.
 
 Each sample dict holds absolute file paths (`lidar_points.lidar_path`, every sweep's
 `lidar_points.lidar_path`, every camera's `img_path`), the calibration matrices of the
@@ -9,7 +12,6 @@ velocity) and `gt_labels_3d` (int64 indices into `metainfo['classes']`).
 from __future__ import annotations
 
 import os
-import pickle
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -17,6 +19,7 @@ from mmengine.dataset import BaseDataset
 from bevfusion.registry import DATASETS
 from bevfusion.structures import LiDARBoxes
 
+from .converters.legacy_infos import read_info_file
 from .converters.nuscenes_infos import CAMERA_TYPES, CLASSES
 
 DEFAULT_DATA_PREFIX = {
@@ -28,18 +31,22 @@ DEFAULT_DATA_PREFIX = {
 
 @DATASETS.register_module()
 class NuScenesDataset(BaseDataset):
-    """nuScenes 3D detection samples from a v2 info file.
+    """nuScenes 3D detection samples from an info file (v2, or the 0.x layout converted at load).
 
     Args:
         ann_file: the info `.pkl` (relative paths are joined to `data_root`).
         data_root: the nuScenes dataroot.
         data_prefix: folders (relative to `data_root`) of key-frame points (`pts`),
-            sweeps (`sweeps`) and each camera (`CAM_*`).
+            sweeps (`sweeps`) and each camera (`CAM_*`). Only the file name of a path in
+            the info file is kept and joined to its folder here, so flat or moved layouts load.
         metainfo: `{'classes': [...]}` picks and orders the classes; instances of other
             classes are dropped, labels index this list.
         use_valid_flag: keep only instances with `bbox_3d_isvalid` (LiDAR or radar points
             inside); otherwise keep those with `num_lidar_pts > 0`.
         filter_empty_gt: in training, drop samples left without any box.
+        legacy_box_format: the `gt_boxes` layout of a 0.x info file: `second`
+            (mmdetection3d < 1.0, MIT HAN Lab), `lwh` (mmdetection3d 1.0.0rc*), or `auto`
+            (told from the vehicles' sizes). Ignored for v2 files.
     """
 
     METAINFO = {"classes": CLASSES}
@@ -54,10 +61,12 @@ class NuScenesDataset(BaseDataset):
         test_mode: bool = False,
         use_valid_flag: bool = True,
         filter_empty_gt: bool = True,
+        legacy_box_format: str = "auto",
         **kwargs,
     ) -> None:
         self.use_valid_flag = use_valid_flag
         self.filter_empty_gt = filter_empty_gt
+        self.legacy_box_format = legacy_box_format
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
@@ -70,12 +79,7 @@ class NuScenesDataset(BaseDataset):
 
     # ------------------------------------------------------------------ loading
     def load_data_list(self) -> list[dict]:
-        if not os.path.isfile(self.ann_file):
-            raise FileNotFoundError(f"NuScenesDataset: info file not found: {self.ann_file}")
-        with open(self.ann_file, "rb") as handle:
-            annotations = pickle.load(handle)
-        if not isinstance(annotations, dict) or not {"metainfo", "data_list"} <= set(annotations):
-            raise ValueError(f"{self.ann_file}: not a v2 info file (expected a dict with 'metainfo' and 'data_list')")
+        annotations = read_info_file(self.ann_file, self._metainfo["classes"], self.legacy_box_format)
         file_meta = annotations["metainfo"]
         for key, value in file_meta.items():
             self._metainfo.setdefault(key, value)
@@ -88,10 +92,13 @@ class NuScenesDataset(BaseDataset):
         return [self.parse_data_info(info) for info in annotations["data_list"]]
 
     def _sweep_path(self, path: str) -> str:
-        """mmdet3d's rule: keep the file name; key-frame files live under `pts`, others under `sweeps`."""
-        prefix = (
-            self.data_prefix["pts"] if "samples" in path.replace("\\", "/").split("/") else self.data_prefix["sweeps"]
-        )
+        """Keep the file name; it lives under `pts` if it was in `samples/<sensor>/` (an earlier key frame).
+
+        Only the folder above the sensor folder counts, so a data root that itself sits
+        under some `samples` folder does not turn sweeps into key frames.
+        """
+        folders = path.replace("\\", "/").split("/")[:-1]
+        prefix = self.data_prefix["pts"] if folders[-2:-1] == ["samples"] else self.data_prefix["sweeps"]
         return os.path.join(prefix, os.path.basename(path))
 
     def parse_data_info(self, info: dict) -> dict:

@@ -235,6 +235,30 @@ class LiDARBoxes:
         tensor[:, 7:9] = torch.nan_to_num(tensor[:, 7:9], nan=0.0)
         return cls(tensor)
 
+    # ----------------------------------------------------------------- pre-1.0 ("SECOND") rows
+    @classmethod
+    def from_second_format(
+        cls, rows: np.ndarray | Sequence, velocity: np.ndarray | Sequence | None = None
+    ) -> LiDARBoxes:
+        """Boxes from pre-1.0 rows `x, y, z, w, l, h, yaw_old` (mmdetection3d < 1.0, MIT HAN Lab's bevfusion).
+
+        Those converters write `[devkit centre, devkit wlh, -yaw - pi/2]` ("convert rot to
+        SECOND format"): the first size runs across the heading, and the angle is measured from
+        -y, clockwise. `z` is taken as given. `velocity` `(N, 2)` (default 0) is kept as is,
+        NaN included.
+        """
+        data = torch.as_tensor(np.asarray(rows, dtype=np.float64)).reshape(-1, 7)
+        motion = torch.zeros(len(data), 2, dtype=torch.float64)
+        if velocity is not None:
+            motion = torch.as_tensor(np.asarray(velocity, dtype=np.float64)).reshape(-1, 2)
+        yaw = wrap_angle(-data[:, 6:7] - math.pi / 2)
+        return cls(torch.cat([data[:, :3], data[:, [4, 3, 5]], yaw, motion], 1).float())
+
+    def to_second_format(self) -> np.ndarray:
+        """Rows `x, y, z, w, l, h, -yaw - pi/2` `(N, 7)` float64, as the pre-1.0 converters write them."""
+        data = self.tensor.detach().cpu().double()
+        return torch.cat([data[:, :3], data[:, [4, 3, 5]], -data[:, 6:7] - math.pi / 2], 1).numpy()
+
 
 def _orthonormal(rotation: np.ndarray) -> np.ndarray:
     """Nearest rotation matrix (pyquaternion rejects matrices off by float noise)."""

@@ -11,7 +11,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from nuscenes.eval.detection.utils import category_to_detection_name
-from nuscenes_helpers import CREATE_DATA, SYNTHETIC_CONFIG, load_infos
+from nuscenes_helpers import CREATE_DATA, SYNTHETIC_CONFIG, load_infos, mmdet3d_sensor2lidar
 from pyquaternion import Quaternion
 
 from bevfusion.datasets import CBGSDataset, NuScenesDataset
@@ -88,19 +88,10 @@ def test_rerun_keeps_finished_outputs_unless_overwrite(prepared, capsys):
 
 def _mmdet3d_lidar2sensor(nusc, sd_token, key):
     """mmdet3d's `obtain_sensor2top` + `update_infos_to_v2`: the sample_data record and its `lidar2sensor`."""
-    l2e_r, l2e_t, e2g_r, e2g_t = key
-    sd = nusc.get("sample_data", sd_token)
-    s_cs = nusc.get("calibrated_sensor", sd["calibrated_sensor_token"])
-    s_pose = nusc.get("ego_pose", sd["ego_pose_token"])
-    s2e_r, s2e_t = Quaternion(s_cs["rotation"]).rotation_matrix, np.array(s_cs["translation"])
-    se2g_r, se2g_t = Quaternion(s_pose["rotation"]).rotation_matrix, np.array(s_pose["translation"])
-    inv_l, inv_e = np.linalg.inv(l2e_r), np.linalg.inv(e2g_r)
-    rotation = (s2e_r.T @ se2g_r.T) @ (inv_e.T @ inv_l.T)  # mmdet3d stores its transpose as sensor2lidar_rotation
-    translation = (s2e_t @ se2g_r.T + se2g_t) @ (inv_e.T @ inv_l.T)
-    translation -= e2g_t @ (inv_e.T @ inv_l.T) + l2e_t @ inv_l.T
+    sd, rotation, translation = mmdet3d_sensor2lidar(nusc, sd_token, key)
     lidar2sensor = np.eye(4)
-    lidar2sensor[:3, :3] = rotation
-    lidar2sensor[:3, 3] = -rotation @ translation
+    lidar2sensor[:3, :3] = rotation.T
+    lidar2sensor[:3, 3] = -rotation.T @ translation
     return sd, lidar2sensor.astype(np.float32).tolist()
 
 

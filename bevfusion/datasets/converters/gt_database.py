@@ -1,10 +1,12 @@
 """The ground-truth database for GT sampling (`ObjectSample`): one point crop per object.
 
 For every sample of an info file, the key frame and its sweeps are loaded exactly as the
-training pipeline loads them, and the points inside each labelled box are saved as a
-float32 `.bin`, relative to the box's gravity centre. The database info file maps class
-name -> list of `{name, path, sample_idx, gt_idx, box3d_lidar (9: gravity centre + velocity),
-num_points_in_gt, difficulty, group_id}`; `path` is relative to the data root.
+training pipeline loads them (same `data_prefix`, so flat layouts work), and the points
+inside each labelled box are saved as a float32 `.bin`, relative to the box's gravity
+centre. The database info file maps class name -> list of `{name, path, sample_idx, gt_idx,
+box3d_lidar (9: gravity centre + velocity), num_points_in_gt, difficulty, group_id,
+box3d_lidar_layout: 'bevfusion'}`; `path` is relative to the data root. The layout key lets
+`ObjectSample` tell this layout from mmdetection3d's, whose z is at the box bottom.
 """
 
 from __future__ import annotations
@@ -20,15 +22,23 @@ from .atomic import dump_pickle_atomic
 
 
 def create_gt_database(
-    root_path: str, info_file: str, out_dir: str | None = None, sweeps_num: int = 9, overwrite: bool = False
+    root_path: str,
+    info_file: str,
+    out_dir: str | None = None,
+    sweeps_num: int = 9,
+    overwrite: bool = False,
+    data_prefix: dict[str, str] | None = None,
 ) -> str:
     """Write `nuscenes_gt_database/` and `nuscenes_dbinfos_train.pkl` under `out_dir`; returns the pkl path.
 
-    The crops are written to a temporary folder that replaces the final one only when the
-    whole database is done, and the info pickle is written last, atomically.
+    `info_file` (any layout `NuScenesDataset` reads) and `data_prefix` resolve against
+    `root_path` as in `NuScenesDataset`. The crops are written to a temporary folder that
+    replaces the final one only when the whole database is done, and the info pickle is
+    written last, atomically.
     """
     from bevfusion.datasets.nuscenes import NuScenesDataset
     from bevfusion.datasets.transforms import LoadPointsFromFile, LoadPointsFromMultiSweeps
+    from bevfusion.datasets.transforms.object_database import LAYOUT_KEY
 
     out_dir = out_dir or root_path
     db_info_path = os.path.join(out_dir, "nuscenes_dbinfos_train.pkl")
@@ -39,6 +49,7 @@ def create_gt_database(
     dataset = NuScenesDataset(
         ann_file=info_file,
         data_root=root_path,
+        data_prefix=data_prefix,
         pipeline=[
             LoadPointsFromFile(load_dim=5, use_dim=5),
             LoadPointsFromMultiSweeps(sweeps_num=sweeps_num, test_mode=True),
@@ -73,6 +84,7 @@ def create_gt_database(
                     "num_points_in_gt": int(len(crop)),
                     "difficulty": 0,
                     "group_id": group_id,
+                    LAYOUT_KEY: "bevfusion",
                 }
             )
             group_id += 1

@@ -12,6 +12,9 @@ load in mmdetection3d and theirs load in `NuScenesDataset`:
 - `instances[i].bbox_3d` is `x, y, z, l, w, h, yaw` in the key-frame LiDAR frame with z at
   the gravity centre and yaw from +x toward +y; `velocity` is `vx, vy` in that frame (NaN
   where the devkit cannot tell).
+
+`info_format="0.x"` / `"0.x-mit"` writes the same samples in the layout of mmdetection3d < 1.0
+or of MIT HAN Lab's bevfusion instead (see `legacy_infos`), for tools that still read it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ CLASSES = (
     "barrier",
 )
 CAMERA_TYPES = ("CAM_FRONT", "CAM_FRONT_RIGHT", "CAM_FRONT_LEFT", "CAM_BACK", "CAM_BACK_LEFT", "CAM_BACK_RIGHT")
+INFO_FORMATS = ("v2", "0.x", "0.x-mit")
 VERSION_SPLITS = {
     "v1.0-trainval": ("train", "val"),
     "v1.0-mini": ("mini_train", "mini_val"),
@@ -154,10 +158,21 @@ def _camera_infos(nusc, sample: dict, key: _SensorPoses) -> dict[str, dict]:
     return images
 
 
-def _instances(nusc, sample: dict, key: _SensorPoses, categories: dict[str, int]) -> list[dict]:
-    """Annotations of one sample in the key-frame LiDAR frame (mmdet3d v2 `instances`)."""
+def detection_name(category_name: str) -> str:
+    """The detection class of a devkit category, or the category itself where it maps to none."""
     from nuscenes.eval.detection.utils import category_to_detection_name
 
+    return category_to_detection_name(category_name) or category_name
+
+
+def _legacy_extras(nusc, sample: dict) -> tuple[list[str], str]:
+    """What a 0.x file holds that v2 does not: every annotation's name and the log's location."""
+    names = [detection_name(nusc.get("sample_annotation", token)["category_name"]) for token in sample["anns"]]
+    return names, nusc.get("log", nusc.get("scene", sample["scene_token"])["log_token"])["location"]
+
+
+def _instances(nusc, sample: dict, key: _SensorPoses, categories: dict[str, int]) -> list[dict]:
+    """Annotations of one sample in the key-frame LiDAR frame (mmdet3d v2 `instances`)."""
     records = [nusc.get("sample_annotation", token) for token in sample["anns"]]
     global_boxes = []
     for record in records:
@@ -167,7 +182,7 @@ def _instances(nusc, sample: dict, key: _SensorPoses, categories: dict[str, int]
     boxes = LiDARBoxes.from_devkit(global_boxes, key.sensor2ego, key.ego2global, unknown_velocity=float("nan"))
     instances = []
     for record, box in zip(records, boxes.to_info()):
-        name = category_to_detection_name(record["category_name"]) or record["category_name"]
+        name = detection_name(record["category_name"])
         label = CLASSES.index(name) if name in CLASSES else -1
         if label < 0:
             categories.setdefault(name, -1)
@@ -205,14 +220,23 @@ def sample_info(nusc, sample: dict, sample_idx: int, max_sweeps: int, categories
 
 
 def create_nuscenes_infos(
-    root_path: str, version: str, out_dir: str | None = None, max_sweeps: int = 10, overwrite: bool = False
+    root_path: str,
+    version: str,
+    out_dir: str | None = None,
+    max_sweeps: int = 10,
+    overwrite: bool = False,
+    info_format: str = "v2",
 ) -> dict[str, str]:
-    """Write `nuscenes_infos_{split}.pkl` for every split of `version`; returns split -> path.
+    """Write `nuscenes_infos_{split}.pkl` for every split of `version` in `info_format`; returns split -> path.
 
     A split whose file already exists is left alone unless `overwrite`.
     """
     from nuscenes.nuscenes import NuScenes
 
+    from .legacy_infos import v2_to_legacy
+
+    if info_format not in INFO_FORMATS:
+        raise ValueError(f"unknown info format {info_format!r}; expected one of {INFO_FORMATS}")
     out_dir = out_dir or root_path
     nusc = NuScenes(version=version, dataroot=root_path, verbose=False)
     splits = split_scene_names(nusc, version)
@@ -225,11 +249,14 @@ def create_nuscenes_infos(
     scene_split = {scene["token"]: split for scene in nusc.scene for split in todo if scene["name"] in splits[split]}
     categories = {name: label for label, name in enumerate(CLASSES)}
     data_lists: dict[str, list[dict]] = {split: [] for split in todo}
+    extras: dict[str, list[tuple[list[str], str]]] = {split: [] for split in todo}
     for sample in tqdm(nusc.sample, desc=f"nuScenes {version} infos"):
         split = scene_split.get(sample["scene_token"])
         if split is not None:
             data_list = data_lists[split]
             data_list.append(sample_info(nusc, sample, len(data_list), max_sweeps, categories))
+            if info_format != "v2":
+                extras[split].append(_legacy_extras(nusc, sample))
     for split in todo:
         metainfo = {
             "categories": dict(categories),
@@ -237,6 +264,9 @@ def create_nuscenes_infos(
             "version": version,
             "info_version": "1.1",
         }
-        dump_pickle_atomic({"metainfo": metainfo, "data_list": data_lists[split]}, paths[split])
-        print(f"wrote {paths[split]} ({len(data_lists[split])} samples)")
+        infos = {"metainfo": metainfo, "data_list": data_lists[split]}
+        if info_format != "v2":
+            infos = v2_to_legacy(infos, extras[split], root_path, info_format)
+        dump_pickle_atomic(infos, paths[split])
+        print(f"wrote {paths[split]} ({len(data_lists[split])} samples, {info_format} layout)")
     return paths

@@ -1,15 +1,14 @@
 """GT sampling: paste objects from the ground-truth database into a scene, without collisions.
 
-The database (`tools/create_data.py` writes it) holds, per class, object crops whose points
-are stored relative to the box's gravity centre, in the LiDAR frame of the sample they came
-from. An object is pasted at the same LiDAR-frame pose it had there, so this transform must
-run before any global LiDAR augmentation. Only points are pasted, not image content.
+The database (`tools/create_data.py` writes it; mmdetection3d's and MIT HAN Lab's load too,
+see `object_database`) holds, per class, object crops in the LiDAR frame of the sample they
+came from. An object is pasted at the same LiDAR-frame pose it had there, so this transform
+must run before any global LiDAR augmentation. Only points are pasted, not image content.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,6 +19,7 @@ from bevfusion.registry import TRANSFORMS
 from bevfusion.structures import LiDARBoxes
 
 from .loading import load_points_file
+from .object_database import load_object_database
 
 
 def _reach(boxes: torch.Tensor) -> torch.Tensor:
@@ -66,6 +66,8 @@ class ObjectSample:
     Candidates with fewer than `min_points[class]` points are never drawn. A candidate is
     rejected if its BEV footprint overlaps an existing or already pasted box (rotated BEV IoU > 0). Scene points
     inside a pasted box are removed, so the pasted object is not buried in other points.
+    `database_layout` names the database's box convention (`auto`: as the file tells; see
+    `object_database.DATABASE_LAYOUTS`). `db_info_path` and the crops' paths are relative to `data_root`.
     """
 
     def __init__(
@@ -78,12 +80,9 @@ class ObjectSample:
         load_dim: int = 5,
         use_dim: Sequence[int] = (0, 1, 2, 3, 4),
         seed: int | None = None,
+        database_layout: str = "auto",
     ) -> None:
-        path = db_info_path if os.path.isabs(db_info_path) else os.path.join(data_root, db_info_path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"ObjectSample: GT database info file not found: {path}")
-        with open(path, "rb") as handle:
-            database = pickle.load(handle)
+        database = load_object_database(os.path.join(data_root, db_info_path), database_layout)
         self.data_root = data_root
         self.classes = list(classes)
         unknown = set(sample_groups) - set(self.classes)
@@ -130,7 +129,7 @@ class ObjectSample:
 
     def _object_points(self, item: dict) -> np.ndarray:
         points = load_points_file(os.path.join(self.data_root, item["path"]), self.load_dim)[:, self.use_dim]
-        points[:, :3] += np.asarray(item["box3d_lidar"][:3], dtype=np.float32)
+        points[:, :3] += np.asarray(item["crop_origin"], dtype=np.float32)
         return points
 
     def __call__(self, results: dict) -> dict:
