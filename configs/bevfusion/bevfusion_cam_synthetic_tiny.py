@@ -5,7 +5,7 @@ with read_base():
     from .._base_.datasets.synthetic_nuscenes import *
     from .._base_.default_runtime import *
     from .._base_.models.bevfusion_tiny import *
-    from .._base_.schedules.cyclic_20e import *
+    from .._base_.schedules.tiny_onecycle import *
 
 camera_encoder["vtransform"] = dict(
     {key: value for key, value in camera_encoder["vtransform"].items() if key != "type"}, type="LSSTransform"
@@ -17,3 +17,5 @@ model = dict(
     decoder=dict(decoder, backbone=dict(decoder["backbone"], in_channels=camera_bev_channels)),
     heads=dict(object=object_head),
 )
+default_hooks["checkpoint"] = dict(type="CheckpointHook", by_epoch=False, interval=max_iters // 4, max_keep_ckpts=1)
+log_processor = dict(type="LogProcessor", window_size=20, by_epoch=False)

@@ -6,7 +6,7 @@ with read_base():
     from .._base_.datasets.synthetic_nuscenes import *
     from .._base_.default_runtime import *
     from .._base_.models.bevfusion_tiny import *
-    from .._base_.schedules.cosine_6e import *
+    from .._base_.schedules.tiny_onecycle import *
 
 model = dict(
     type="BEVFusion",
@@ -16,3 +16,5 @@ model = dict(
     decoder=decoder,
     heads=dict(object=object_head),
 )
+default_hooks["checkpoint"] = dict(type="CheckpointHook", by_epoch=False, interval=max_iters // 4, max_keep_ckpts=1)
+log_processor = dict(type="LogProcessor", window_size=20, by_epoch=False)

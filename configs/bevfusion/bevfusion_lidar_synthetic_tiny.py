@@ -5,7 +5,7 @@ with read_base():
     from .._base_.datasets.synthetic_nuscenes import *
     from .._base_.default_runtime import *
     from .._base_.models.bevfusion_tiny import *
-    from .._base_.schedules.cyclic_20e import *
+    from .._base_.schedules.tiny_onecycle import *
 
 model = dict(
     type="BEVFusion",
@@ -17,4 +17,5 @@ model = dict(
 train_dataloader["dataset"]["dataset"]["pipeline"] = lidar_train_pipeline
 val_dataloader["dataset"]["pipeline"] = lidar_test_pipeline
 test_dataloader = val_dataloader
-custom_hooks = [dict(type="DisableObjectSampleHook", disable_after_epoch=15)]
+default_hooks["checkpoint"] = dict(type="CheckpointHook", by_epoch=False, interval=max_iters // 4, max_keep_ckpts=1)
+log_processor = dict(type="LogProcessor", window_size=20, by_epoch=False)

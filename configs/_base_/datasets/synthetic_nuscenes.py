@@ -1,6 +1,7 @@
 # The synthetic nuScenes set (tools/create_synthetic_nuscenes.py, then tools/create_data.py nuscenes
 # --root-path data/synthetic --version v1.0-mini): the nuScenes pipelines at a quarter of the image area and
-# with fewer sweeps, so the tiny configs train on a 2-core CPU. Only what differs from nuscenes.py is set here.
+# with fewer sweeps, so the tiny configs train on a 2-core CPU, over BEVFusion's 0.1 m-voxel range of +-51.2 m
+# (MIT HAN Lab bevfusion configs/nuscenes/default.yaml). Only what differs from nuscenes.py is set here.
 from mmengine.config import read_base
 
 with read_base():
@@ -9,12 +10,15 @@ with read_base():
 data_root = "data/synthetic/"
 image_size = [128, 352]
 sweeps_num = 4
+point_cloud_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
 
 db_sampler = dict(db_sampler, data_root=data_root, sample_groups={name: 2 for name in class_names})
 load_sweeps = dict(load_sweeps, sweeps_num=sweeps_num)
 load_sweeps_test = dict(load_sweeps, test_mode=True)
 image_aug_train = dict(image_aug_train, final_dim=image_size, resize_lim=[0.22, 0.3])
 image_aug_test = dict(image_aug_test, final_dim=image_size, resize_lim=[0.24, 0.24])
+points_range_filter = dict(points_range_filter, point_cloud_range=point_cloud_range)
+object_filters = [dict(object_filters[0], point_cloud_range=point_cloud_range), object_filters[1]]
 
 lidar_train_pipeline = [
     load_points,
