@@ -19,6 +19,7 @@ SUITES = {
     "ops": "bevfusion.benchmarks.ops",
     "data": "bevfusion.benchmarks.bench_data",
     "model": "bevfusion.benchmarks.bench_model",
+    "learn": "bevfusion.benchmarks.bench_learn",
 }
 
 
