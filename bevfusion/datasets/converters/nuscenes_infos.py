@@ -206,6 +206,7 @@ def sample_info(nusc, sample: dict, sample_idx: int, max_sweeps: int, categories
     return {
         "sample_idx": sample_idx,
         "token": sample["token"],
+        "scene_token": sample["scene_token"],  # beyond mmdetection3d's v2 keys: lets the demo render whole scenes
         "timestamp": sample["timestamp"] / 1e6,
         "ego2global": key.ego2global.tolist(),
         "lidar_points": {
