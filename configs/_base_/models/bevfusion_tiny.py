@@ -5,6 +5,7 @@ from mmengine.config import read_base
 
 with read_base():
     from ..datasets.synthetic_nuscenes import class_names, image_size, point_cloud_range
+    from .bevfusion_lidar import object_head as paper_object_head
 
 voxel_size = [0.2, 0.2, 0.2]
 out_size_factor = 4  # the tiny sparse encoder's BEV stride
@@ -57,46 +58,16 @@ decoder = dict(
     backbone=dict(type="SECOND", in_channels=128, out_channels=[64, 128], layer_nums=[3, 3], layer_strides=[1, 2]),
     neck=dict(type="SECONDFPN", in_channels=[64, 128], out_channels=[64, 64], upsample_strides=[1, 2]),
 )
-object_head = dict(
-    type="TransFusionHead",
+object_head = dict(  # the paper's head (bevfusion_lidar.py) at the tiny widths and grid
+    paper_object_head,
     in_channels=128,
     hidden_channel=64,
     num_classes=len(class_names),
     class_names=class_names,
-    num_proposals=200,
-    auxiliary=True,
-    num_decoder_layers=1,
     num_heads=4,
     ffn_channel=128,
     dropout=0.0,  # the paper's 0.1 makes attention over the 16k BEV keys take PyTorch's slow path on CPU
-    bn_momentum=0.1,
-    activation="relu",
-    nms_kernel_size=3,
-    nms_kernel_size_per_class=dict(pedestrian=1, traffic_cone=1),
-    common_heads=dict(center=(2, 2), height=(1, 2), dim=(3, 2), rot=(2, 2), vel=(2, 2)),
     point_cloud_range=point_cloud_range,
     voxel_size=voxel_size,
     out_size_factor=out_size_factor,
-    bbox_coder=dict(
-        type="TransFusionBBoxCoder",
-        post_center_range=[-61.2, -61.2, -10.0, 61.2, 61.2, 10.0],
-        score_threshold=0.0,
-        code_size=10,
-    ),
-    train_cfg=dict(
-        gaussian_overlap=0.1,
-        min_radius=2,
-        pos_weight=-1,
-        code_weights=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.2],
-        assigner=dict(
-            type="HungarianAssigner3D",
-            cls_cost=dict(type="FocalLossCost", gamma=2.0, alpha=0.25, weight=0.15),
-            reg_cost=dict(type="BBoxBEVL1Cost", weight=0.25),
-            iou_cost=dict(type="IoU3DCost", weight=0.25),
-        ),
-    ),
-    test_cfg=dict(nms=None),
-    loss_cls=dict(type="FocalLoss", use_sigmoid=True, gamma=2.0, alpha=0.25, reduction="mean", loss_weight=1.0),
-    loss_heatmap=dict(type="GaussianFocalLoss", reduction="mean", loss_weight=1.0),
-    loss_bbox=dict(type="L1Loss", reduction="mean", loss_weight=0.25),
 )
