@@ -8,10 +8,10 @@ OPS_SOURCES := $(shell find ops -name '*.cpp' -o -name '*.cu' -o -name '*.h' 2>/
 PIP := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 # The stack the project and its tests need; versions come from constraints.txt.
 DEPS := torch torchvision mmengine nuscenes-devkit numpy opencv-python opencv-python-headless \
-	scipy shapely matplotlib tqdm pytest ruff ninja setuptools wheel spconv cumm
+	scipy shapely matplotlib tqdm pytest ruff ninja setuptools wheel spconv cumm tensorboard
 PYTEST_ARGS ?=
 
-.PHONY: install test lint clean
+.PHONY: install test lint demo clean
 
 install: $(BUILD_STAMP)
 
@@ -27,6 +27,11 @@ $(BUILD_STAMP): $(DEPS_STAMP) setup.py $(OPS_SOURCES)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The main job: synthetic data, a short training of the tiny camera+LiDAR model, the official metric and
+# pictures of its detections (tools/make_demo.py). Reuses its data and checkpoint; FRESH=1 starts over.
+demo: install
+	$(PY) tools/make_demo.py $(if $(filter 1,$(FRESH)),--fresh)
 
 lint: install
 	$(VENV)/bin/ruff check .

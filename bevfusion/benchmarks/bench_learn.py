@@ -76,7 +76,7 @@ def prepare_data(root: Path, scenes: int, workers: int) -> None:
     stamp.write_text(f"{scenes} {SEED}")
 
 
-def _configured(name: str, data_root: Path, workers: int) -> Config:
+def configured(name: str, data_root: Path, workers: int) -> Config:
     """The tiny config pointed at the benchmark's data, with its own loader settings."""
     config = Config.fromfile(str(TINY_CONFIGS[name]))
     root = os.path.join(str(data_root), "")
@@ -111,7 +111,7 @@ def _train(config: Config, work_dir: Path) -> float:
     return _run([sys.executable, "tools/train.py", str(path), "--work-dir", str(work_dir)], work_dir / "train.log")
 
 
-def _seconds_per_iter(log: Path) -> float:
+def seconds_per_iter(log: Path) -> float:
     """Mean iteration time of the last logged window (mmengine's `time: ...` field)."""
     times = [float(value) for value in re.findall(r"\btime: ([0-9.]+)", log.read_text())]
     if not times:
@@ -132,17 +132,17 @@ def run(args: argparse.Namespace) -> list[dict]:
     prepare_data(data_root, args.scenes, args.workers)
     rows = []
     for name in args.configs:
-        config = _configured(name, data_root, args.workers)
+        config = configured(name, data_root, args.workers)
         batch = config.train_dataloader.batch_size
         calibration = work / f"{name}_calibration"
         rescale_schedule(config, CALIBRATION_ITERS)
         config.log_processor.window_size = CALIBRATION_ITERS // 2
         config.default_hooks.logger.interval = CALIBRATION_ITERS // 2
         _train(config, calibration)
-        seconds_per_iter = _seconds_per_iter(calibration / "train.log")
-        max_iters = int(args.minutes * 60 / seconds_per_iter)
+        iteration_seconds = seconds_per_iter(calibration / "train.log")
+        max_iters = int(args.minutes * 60 / iteration_seconds)
 
-        config = _configured(name, data_root, args.workers)
+        config = configured(name, data_root, args.workers)
         rescale_schedule(config, max_iters)
         run_dir = work / name
         train_seconds = _train(config, run_dir)
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 "iterations": max_iters,
                 "iterations_per_s": max_iters / train_seconds,
                 "samples_per_s": max_iters * batch / train_seconds,
-                "calibrated_seconds_per_iter": seconds_per_iter,
+                "calibrated_seconds_per_iter": iteration_seconds,
                 "mAP": summary["mean_ap"],
                 "NDS": summary["nd_score"],
                 **{f"AP_{cls}": value for cls, value in summary["mean_dist_aps"].items()},
