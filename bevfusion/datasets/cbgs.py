@@ -4,6 +4,8 @@ Every class gets about the same number of sample draws: for each class, the samp
 contain it are drawn (with replacement) `len(samples) * (1/K) / share` times, where
 `share` is that class's fraction of all (class, sample) pairs and K the number of classes.
 Rare classes are thereby repeated and frequent ones thinned, as in BEVFusion's training.
+Every class present keeps at least one draw: on a set with fewer (class, sample) pairs than
+classes (e.g. 1 sample, 8 classes) the formula rounds every count down to 0.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ class CBGSDataset:
         self._fully_initialized = True
 
     def _balanced_indices(self) -> np.ndarray:
+        if len(self.dataset) == 0:
+            raise ValueError(
+                f"CBGSDataset: the wrapped dataset ({getattr(self.dataset, 'ann_file', type(self.dataset).__name__)}) "
+                "has no sample to draw from (in training, samples without any box of the configured classes are "
+                "dropped)"
+            )
         num_classes = len(self.metainfo["classes"])
         per_class: list[list[int]] = [[] for _ in range(num_classes)]
         for idx in range(len(self.dataset)):
@@ -50,7 +58,7 @@ class CBGSDataset:
         for indices in per_class:
             if indices:
                 share = len(indices) / total
-                chosen.append(rng.choice(indices, int(len(indices) / num_classes / share)))
+                chosen.append(rng.choice(indices, max(1, int(len(indices) / num_classes / share))))
         return np.concatenate(chosen)
 
     def get_data_info(self, idx: int) -> dict:

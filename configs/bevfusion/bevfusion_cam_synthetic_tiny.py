@@ -17,5 +17,5 @@ model = dict(
     decoder=dict(decoder, backbone=dict(decoder["backbone"], in_channels=camera_bev_channels)),
     heads=dict(object=object_head),
 )
-default_hooks["checkpoint"] = dict(type="CheckpointHook", by_epoch=False, interval=max_iters // 4, max_keep_ckpts=1)
+default_hooks["checkpoint"] = dict(default_hooks["checkpoint"], by_epoch=False, interval=max_iters // 4)
 log_processor = dict(type="LogProcessor", window_size=20, by_epoch=False)

@@ -14,3 +14,4 @@ with read_base():
 model["encoders"]["camera"] = camera_encoder
 model["fuser"] = fuser
 load_from = "work_dirs/bevfusion_lidar_nuscenes/epoch_20.pth"
+load_from_missing_ok = ["encoders.camera.", "fuser."]  # the parts the LiDAR-only model does not have

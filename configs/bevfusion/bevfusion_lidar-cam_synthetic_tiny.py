@@ -16,5 +16,5 @@ model = dict(
     decoder=decoder,
     heads=dict(object=object_head),
 )
-default_hooks["checkpoint"] = dict(type="CheckpointHook", by_epoch=False, interval=max_iters // 4, max_keep_ckpts=1)
+default_hooks["checkpoint"] = dict(default_hooks["checkpoint"], by_epoch=False, interval=max_iters // 4)
 log_processor = dict(type="LogProcessor", window_size=20, by_epoch=False)

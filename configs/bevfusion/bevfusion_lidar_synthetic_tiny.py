@@ -17,5 +17,5 @@ model = dict(
 train_dataloader["dataset"]["dataset"]["pipeline"] = lidar_train_pipeline
 val_dataloader["dataset"]["pipeline"] = lidar_test_pipeline
 test_dataloader = val_dataloader
-default_hooks["checkpoint"] = dict(type="CheckpointHook", by_epoch=False, interval=max_iters // 4, max_keep_ckpts=1)
+default_hooks["checkpoint"] = dict(default_hooks["checkpoint"], by_epoch=False, interval=max_iters // 4)
 log_processor = dict(type="LogProcessor", window_size=20, by_epoch=False)
