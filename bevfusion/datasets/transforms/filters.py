@@ -9,6 +9,8 @@ import torch
 
 from bevfusion.registry import TRANSFORMS
 
+from .randomness import transform_rng
+
 
 def keep_boxes(results: dict, mask: np.ndarray) -> dict:
     """Keep the ground-truth boxes (and their labels) where `mask` is true."""
@@ -65,7 +67,7 @@ class PointShuffle:
     """Shuffle the point order (hard voxelization keeps the first points of each voxel)."""
 
     def __init__(self, seed: int | None = None) -> None:
-        self.rng = np.random.default_rng(seed)
+        self.rng = transform_rng(seed)
 
     def __call__(self, results: dict) -> dict:
         results["points"] = np.take(results["points"], self.rng.permutation(len(results["points"])), axis=0)

@@ -16,6 +16,8 @@ import numpy as np
 from bevfusion.registry import TRANSFORMS
 from bevfusion.structures import image_affine_to_matrix
 
+from .randomness import transform_rng
+
 
 def _affine(linear: Sequence[Sequence[float]], shift: Sequence[float]) -> np.ndarray:
     matrix = np.eye(3)
@@ -56,7 +58,7 @@ class ImageAug3D:
         self.rot_lim = tuple(rot_lim)
         self.rand_flip = rand_flip
         self.is_train = is_train
-        self.rng = np.random.default_rng(seed)
+        self.rng = transform_rng(seed)
 
     def _sample(self, height: int, width: int) -> tuple[float, int, int, bool, float]:
         final_h, final_w = self.final_dim

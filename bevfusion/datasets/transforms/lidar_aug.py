@@ -14,6 +14,8 @@ import numpy as np
 from bevfusion.registry import TRANSFORMS
 from bevfusion.structures import flip_matrix, rotation_z_matrix, scale_matrix
 
+from .randomness import transform_rng
+
 
 def apply_lidar_transform(results: dict, matrix: np.ndarray) -> dict:
     """Move `points` (xyz columns) and `gt_bboxes_3d` by the 4x4 `matrix` and record it."""
@@ -42,7 +44,7 @@ class GlobalRotScaleTrans:
         self.rot_range = tuple(rot_range)
         self.scale_ratio_range = tuple(scale_ratio_range)
         self.translation_std = np.asarray(translation_std, dtype=np.float64)
-        self.rng = np.random.default_rng(seed)
+        self.rng = transform_rng(seed)
 
     def __call__(self, results: dict) -> dict:
         rotation = rotation_z_matrix(self.rng.uniform(*self.rot_range)).numpy()
@@ -60,7 +62,7 @@ class RandomFlip3D:
         self, flip_ratio_bev_horizontal: float = 0.5, flip_ratio_bev_vertical: float = 0.5, seed: int | None = None
     ) -> None:
         self.ratios = {"horizontal": flip_ratio_bev_horizontal, "vertical": flip_ratio_bev_vertical}
-        self.rng = np.random.default_rng(seed)
+        self.rng = transform_rng(seed)
 
     def __call__(self, results: dict) -> dict:
         matrix = np.eye(4)

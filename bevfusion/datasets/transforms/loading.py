@@ -15,6 +15,8 @@ import numpy as np
 
 from bevfusion.registry import TRANSFORMS
 
+from .randomness import transform_rng
+
 
 def load_points_file(path: str, load_dim: int) -> np.ndarray:
     """Read a `.bin`/`.pcd.bin` of float32 rows with `load_dim` values each.
@@ -82,7 +84,7 @@ class LoadPointsFromMultiSweeps:
         self.use_dim = list(use_dim)
         self.remove_close = remove_close
         self.test_mode = test_mode
-        self.rng = np.random.default_rng(seed)
+        self.rng = transform_rng(seed)
 
     def _choose(self, count: int) -> np.ndarray:
         if count <= self.sweeps_num or self.test_mode:

@@ -20,6 +20,7 @@ from bevfusion.structures import LiDARBoxes
 
 from .loading import load_points_file
 from .object_database import load_object_database
+from .randomness import transform_rng
 
 
 def _reach(boxes: torch.Tensor) -> torch.Tensor:
@@ -96,7 +97,7 @@ class ObjectSample:
         }
         self.load_dim = load_dim
         self.use_dim = list(use_dim)
-        self.rng = np.random.default_rng(seed)
+        self.rng = transform_rng(seed)
         self._order = {name: np.zeros(0, dtype=np.int64) for name in self.pools}
 
     def _draw(self, name: str, count: int) -> list[dict]:
