@@ -55,7 +55,7 @@ def make_data(root: Path, workers: int) -> None:
     _run(["tools/create_data.py", "nuscenes", "--root-path", str(root), "--version", "v1.0-mini", "--overwrite"])
 
 
-def train(work: Path, root: Path, minutes: float, workers: int) -> Path:
+def train(work: Path, root: Path, minutes: float) -> Path:
     run_dir = work / "train"
     done = run_dir / "done.json"
     if done.exists():
@@ -63,7 +63,7 @@ def train(work: Path, root: Path, minutes: float, workers: int) -> Path:
         print(f"reusing {checkpoint}")
         return checkpoint
     calibration = work / "calibration"
-    config = configured(CONFIG, root, workers)
+    config = configured(CONFIG, root)
     rescale_schedule(config, 12)
     config.default_hooks.logger.interval = config.log_processor.window_size = 6
     calibration.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ def train(work: Path, root: Path, minutes: float, workers: int) -> Path:
         if subprocess.run(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT).returncode:
             raise SystemExit(f"make demo: the timing run failed; see {log}")
     max_iters = max(20, int(minutes * 60 / seconds_per_iter(log)))
-    config = configured(CONFIG, root, workers)
+    config = configured(CONFIG, root)
     rescale_schedule(config, max_iters)
     config.default_hooks.logger.interval = max(1, max_iters // 40)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work-dir", default="work_dirs/demo")
     parser.add_argument("--minutes", type=float, default=8.0, help="training budget")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="processes generating the data")
     parser.add_argument("--fresh", action="store_true", help="delete the work dir first")
     args = parser.parse_args(argv)
     work = (REPO / args.work_dir).resolve()
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     _step("1/4 synthetic nuScenes set")
     make_data(root, args.workers)
     _step("2/4 training the tiny camera+LiDAR model")
-    checkpoint = train(work, root, args.minutes, args.workers)
+    checkpoint = train(work, root, args.minutes)
     config = str(work / "train" / "config.py")
     _step("3/4 official nuScenes metric on the val scenes")
     _run(["tools/test.py", config, str(checkpoint), "--work-dir", str(work / "test")])

@@ -9,6 +9,9 @@ It generates its own synthetic set (seed 20261201, which no test uses; `syntheti
 3. trains it with `tools/train.py` and evaluates the last checkpoint with `tools/test.py`
    (nuscenes-devkit's `DetectionEval` on `synthetic_val`).
 
+Camera+LiDAR is trained as the paper trains it: LiDAR-only first, then the fusion model from
+that checkpoint; the two stages share the one budget (`--fusion-lidar-share`).
+
 Rows: mAP, NDS, per-class AP, TP errors, training minutes, iterations/s and samples/s.
 """
 
@@ -34,6 +37,13 @@ TINY_CONFIGS = {
 SEED = 20261201
 CALIBRATION_ITERS = 12  # the first few are warm-up; the log's mean time of the last window is used
 SCHEDULE_KEYS = ("begin", "end", "T_max")
+# Row -> its training stages (config, share of the budget). Camera+LiDAR follows the paper's recipe: a
+# LiDAR-only model first, then the fusion model initialised from it (`load_from`), both inside the one budget.
+RECIPES = {
+    "lidar": lambda lidar_share: [("lidar", 1.0)],
+    "camera": lambda lidar_share: [("camera", 1.0)],
+    "fusion": lambda lidar_share: [("lidar", lidar_share), ("fusion", 1.0 - lidar_share)],
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget per config")
     parser.add_argument("--scenes", type=int, default=20, help="synthetic scenes (train: 4 of 5 beyond the 10th)")
     parser.add_argument("--configs", nargs="+", choices=sorted(TINY_CONFIGS), default=list(TINY_CONFIGS))
-    parser.add_argument("--workers", type=int, default=2, help="generation processes and DataLoader workers")
+    parser.add_argument("--workers", type=int, default=2, help="processes generating the data")
+    parser.add_argument("--fusion-lidar-share", type=float, default=0.5, help="budget share of the LiDAR-only stage")
 
 
 def rescale_schedule(config: Config, max_iters: int) -> None:
@@ -76,18 +87,16 @@ def prepare_data(root: Path, scenes: int, workers: int) -> None:
     stamp.write_text(f"{scenes} {SEED}")
 
 
-def configured(name: str, data_root: Path, workers: int) -> Config:
-    """The tiny config pointed at the benchmark's data, with its own loader settings."""
+def configured(name: str, data_root: Path) -> Config:
+    """The tiny config pointed at `data_root` (its loaders otherwise as configured)."""
     config = Config.fromfile(str(TINY_CONFIGS[name]))
     root = os.path.join(str(data_root), "")
     train = config.train_dataloader
-    train.num_workers = workers
     train.dataset.dataset.data_root = root
     for step in train.dataset.dataset.pipeline:
         if "data_root" in step:
             step["data_root"] = root
     config.test_dataloader.dataset.data_root = root
-    config.test_dataloader.num_workers = workers
     config.test_evaluator.data_root = root
     config.val_dataloader = config.val_cfg = config.val_evaluator = None  # scored once, by tools/test.py
     return config
@@ -126,37 +135,58 @@ def _metrics(work_dir: Path, config: Path, checkpoint: Path) -> dict:
     return json.loads(summary.read_text())
 
 
+def _calibrate(name: str, work: Path, data_root: Path) -> float:
+    """Seconds per training iteration of a config on this machine, from a short run of tools/train.py."""
+    config = configured(name, data_root)
+    rescale_schedule(config, CALIBRATION_ITERS)
+    config.log_processor.window_size = config.default_hooks.logger.interval = CALIBRATION_ITERS // 2
+    run_dir = work / "calibration" / name
+    _train(config, run_dir)
+    return seconds_per_iter(run_dir / "train.log")
+
+
+def _stage(name: str, minutes: float, run_dir: Path, data_root: Path, speed: float, load_from=None):
+    """Train one config for `minutes`; returns its checkpoint, iterations and wall seconds."""
+    config = configured(name, data_root)
+    max_iters = max(1, int(minutes * 60 / speed))
+    rescale_schedule(config, max_iters)
+    if load_from is not None:
+        config.load_from = str(load_from)
+    seconds = _train(config, run_dir)
+    return run_dir / f"iter_{max_iters}.pth", max_iters, seconds, config.train_dataloader.batch_size
+
+
 def run(args: argparse.Namespace) -> list[dict]:
     work = Path(args.work_dir).resolve()
     data_root = work / "data"
     prepare_data(data_root, args.scenes, args.workers)
+    speeds: dict[str, float] = {}
     rows = []
     for name in args.configs:
-        config = configured(name, data_root, args.workers)
-        batch = config.train_dataloader.batch_size
-        calibration = work / f"{name}_calibration"
-        rescale_schedule(config, CALIBRATION_ITERS)
-        config.log_processor.window_size = CALIBRATION_ITERS // 2
-        config.default_hooks.logger.interval = CALIBRATION_ITERS // 2
-        _train(config, calibration)
-        iteration_seconds = seconds_per_iter(calibration / "train.log")
-        max_iters = int(args.minutes * 60 / iteration_seconds)
-
-        config = configured(name, data_root, args.workers)
-        rescale_schedule(config, max_iters)
-        run_dir = work / name
-        train_seconds = _train(config, run_dir)
-        summary = _metrics(run_dir, run_dir / "config.py", run_dir / f"iter_{max_iters}.pth")
+        stages = RECIPES[name](args.fusion_lidar_share)
+        checkpoint, iterations, seconds, samples = None, [], 0.0, 0
+        for index, (stage_config, share) in enumerate(stages):
+            if stage_config not in speeds:
+                speeds[stage_config] = _calibrate(stage_config, work, data_root)
+            run_dir = work / name / f"{index}_{stage_config}"
+            checkpoint, stage_iters, stage_seconds, batch = _stage(
+                stage_config, args.minutes * share, run_dir, data_root, speeds[stage_config], checkpoint
+            )
+            iterations.append(stage_iters)
+            seconds += stage_seconds
+            samples += stage_iters * batch
+        summary = _metrics(work / name, checkpoint.parent / "config.py", checkpoint)
         rows.append(
             {
                 "op": "learn",
                 "variant": name,
-                "seconds": train_seconds,
-                "minutes": train_seconds / 60,
-                "iterations": max_iters,
-                "iterations_per_s": max_iters / train_seconds,
-                "samples_per_s": max_iters * batch / train_seconds,
-                "calibrated_seconds_per_iter": iteration_seconds,
+                "seconds": seconds,
+                "minutes": seconds / 60,
+                "stages": [f"{config} {share:.0%}" for config, share in stages],
+                "iterations": iterations,
+                "iterations_per_s": sum(iterations) / seconds,
+                "samples_per_s": samples / seconds,
+                "calibrated_seconds_per_iter": {config: speeds[config] for config, _ in stages},
                 "mAP": summary["mean_ap"],
                 "NDS": summary["nd_score"],
                 **{f"AP_{cls}": value for cls, value in summary["mean_dist_aps"].items()},
