@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
-import tempfile
 
 from bevfusion.benchmarks.timing import machine_info
+from bevfusion.fileio import atomic_write
 
 # Suite name -> module exposing `add_arguments(parser)` and `run(args) -> list[dict]`.
 SUITES = {
@@ -36,10 +35,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = modules[args.suite].run(args)
     result = {"suite": args.suite, "machine": machine_info(), "results": rows}
-    directory = os.path.dirname(os.path.abspath(args.out))
-    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as handle:
+    with atomic_write(args.out, "w") as handle:
         json.dump(result, handle, indent=2)
-    os.replace(handle.name, args.out)
     print(f"wrote {args.out}")
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
+from bevfusion.fileio import atomic_write
 from bevfusion.models.checkpoint import CheckpointMismatchError
 
 ATOMIC_BACKEND = "atomic_local"
@@ -31,19 +31,8 @@ ATOMIC_BACKEND = "atomic_local"
 
 def write_atomic(data: bytes, path: str | Path) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    with atomic_write(path) as handle:
+        handle.write(data)
 
 
 @register_backend(ATOMIC_BACKEND)

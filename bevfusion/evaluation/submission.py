@@ -10,14 +10,13 @@ A submission is `{'meta': {use_camera, use_lidar, use_radar, use_map, use_extern
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from bevfusion.fileio import atomic_write
 from bevfusion.structures import LiDARBoxes
 
 from .attributes import motion_attribute
@@ -81,14 +80,6 @@ def detections_to_submission(
 
 
 def dump_json_atomic(obj: Any, path: str) -> None:
-    """Write `obj` as JSON to a temp file next to `path`, then rename it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("w", dir=directory, prefix=".tmp_", suffix=".json", delete=False)
-    try:
-        with handle:
-            json.dump(obj, handle)
-        os.replace(handle.name, path)
-    except BaseException:
-        os.unlink(handle.name)
-        raise
+    """Write `obj` as JSON to `path` through a temporary file and a rename."""
+    with atomic_write(path, "w") as handle:
+        json.dump(obj, handle)

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from mmengine.structures import InstanceData
 
+from bevfusion.fileio import atomic_write
 from bevfusion.structures import Det3DDataSample
 
-from .atomic import discard, temporary_sibling
 from .bev_panel import BEVView, ego_forward, render_bev
 from .box_set import BoxSet
 from .camera_views import CameraViews, render_camera_mosaic
@@ -123,11 +123,5 @@ def save_image(path: str | os.PathLike, image: np.ndarray) -> None:
         ok = False
     if not ok:
         raise ValueError(f"save_image: OpenCV cannot encode an image of {image.dtype} {image.shape} as {path!r}")
-    temporary = temporary_sibling(path)
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(encoded.tobytes())
-        os.replace(temporary, path)
-    except BaseException:
-        discard(temporary)
-        raise
+    with atomic_write(path) as handle:
+        handle.write(encoded.tobytes())

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from .atomic import discard, temporary_sibling
+from bevfusion.fileio import discard, temporary_sibling
 
 DEFAULT_FPS = 2.0  # nuScenes key frames come at 2 Hz
 

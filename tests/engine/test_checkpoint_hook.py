@@ -31,8 +31,8 @@ def test_a_crash_while_writing_a_checkpoint_leaves_the_previous_one_usable(tmp_p
     assert (tmp_path / "last_checkpoint").read_text() == str(tmp_path / "epoch_1.pth")
     checkpoint = load_checkpoint_file(str(tmp_path / "epoch_1.pth"))
     assert checkpoint["meta"]["epoch"] == 1
-    leftovers = [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
-    assert len(leftovers) == 1 and leftovers[0].startswith(".epoch_2.pth.")  # the half-written temporary file
+    leftovers = [name for name in os.listdir(tmp_path) if name.startswith(".tmp_")]
+    assert len(leftovers) == 1 and leftovers[0].endswith(".pth")  # the half-written temporary file
 
     runner = toy_runner(str(tmp_path), resume=True)  # and training continues from it
     runner.train()

@@ -1,22 +1,14 @@
-"""Atomic writes: a reader never sees a half-written output file."""
+"""Info files and GT databases are pickled atomically (`bevfusion.fileio`): a reader never sees half a file."""
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from typing import Any
+
+from bevfusion.fileio import atomic_write
 
 
 def dump_pickle_atomic(obj: Any, path: str) -> None:
-    """Pickle `obj` to a temp file next to `path`, then rename it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("wb", dir=directory, prefix=".tmp_", suffix=".pkl", delete=False)
-    try:
-        with handle:
-            pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(handle.name, path)
-    except BaseException:
-        os.unlink(handle.name)
-        raise
+    """Pickle `obj` to `path` through a temporary file and a rename."""
+    with atomic_write(path) as handle:
+        pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
