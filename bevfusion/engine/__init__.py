@@ -5,6 +5,7 @@ from .checkpoint_io import AtomicLocalBackend, load_checkpoint_file, write_atomi
 from .hooks import AverageOverRanksHook, DisableObjectSampleHook, IterationSeedHook
 from .optim_wrapper import CPUAutocastOptimWrapper
 from .runner import BEVFusionRunner
+from .visualization_hook import DetectionVisualizationHook
 
 __all__ = [
     "AtomicCheckpointHook",
@@ -12,6 +13,7 @@ __all__ = [
     "AverageOverRanksHook",
     "BEVFusionRunner",
     "CPUAutocastOptimWrapper",
+    "DetectionVisualizationHook",
     "DisableObjectSampleHook",
     "IterationSeedHook",
     "load_checkpoint_file",

@@ -17,7 +17,7 @@ from bevfusion.registry import register_all_modules
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs" / "bevfusion"
-TRAIN, TEST = str(REPO / "tools" / "train.py"), str(REPO / "tools" / "test.py")
+TRAIN, TEST, DEMO = (str(REPO / "tools" / name) for name in ("train.py", "test.py", "demo.py"))
 LIDAR_TINY = CONFIGS / "bevfusion_lidar_synthetic_tiny.py"
 FUSION_TINY = CONFIGS / "bevfusion_lidar-cam_synthetic_tiny.py"
 # Deterministic steps of the LiDAR train pipeline (the others draw random numbers).
