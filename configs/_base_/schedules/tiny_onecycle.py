@@ -1,9 +1,12 @@
 # The tiny synthetic configs' schedule: iteration-based, so a run fits a wall-clock budget on a CPU
 # (tools/benchmark.py learn and `make demo` rescale every begin/end/T_max by the same factor for their budgets).
-# The shape is BEVFusion's cyclic schedule (lr up 10x over 40 %, then down to 1e-4 of the start, AdamW beta1 down
-# and back), the same optimizer, weight decay and gradient clipping; the base lr is 4x the paper's, for a small
-# model trained from scratch in minutes.
-lr = 4e-4
+# The lr follows BEVFusion's cyclic shape (up 10x over 40 %, then down to 1e-4 of the start) with the same
+# optimizer, weight decay and gradient clipping; the base lr is 2x the paper's, for a small model trained from
+# scratch in minutes. Measured on the LiDAR-only tiny model (2146 iterations, tools/benchmark.py learn): a 4e-3
+# peak with the paper's beta1 cycling diverged at the peak (matched IoU 0.25 -> 0.07, never recovered; val mAP
+# 0.35 where the same peak without beta1 cycling reached 0.54 in 1500 iterations after a dip of its own), so the
+# peak is 2e-3 and beta1 stays at AdamW's 0.9.
+lr = 2e-4
 max_iters = 2000
 up_iters = int(0.4 * max_iters)
 optim_wrapper = dict(
@@ -17,22 +20,6 @@ param_scheduler = [
         type="CosineAnnealingLR",
         T_max=max_iters - up_iters,
         eta_min=lr * 1e-4,
-        begin=up_iters,
-        end=max_iters,
-        by_epoch=False,
-    ),
-    dict(
-        type="CosineAnnealingMomentum",
-        T_max=up_iters,
-        eta_min_ratio=0.85 / 0.95,
-        begin=0,
-        end=up_iters,
-        by_epoch=False,
-    ),
-    dict(
-        type="CosineAnnealingMomentum",
-        T_max=max_iters - up_iters,
-        eta_min_ratio=1.0,
         begin=up_iters,
         end=max_iters,
         by_epoch=False,
