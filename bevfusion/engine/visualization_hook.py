@@ -31,13 +31,13 @@ class DetectionVisualizationHook(Hook):
 
     def before_test(self, runner) -> None:
         os.makedirs(self.out_dir, exist_ok=True)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        self.class_names = tuple(model.heads["object"].class_names)
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: dict | None = None, outputs: Sequence = ()) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        class_names = tuple(model.heads["object"].class_names)
         inputs = data_batch["inputs"]
         for index, result in enumerate(outputs):
             sample_inputs = {key: values[index] for key, values in inputs.items()}
-            frame = render_data_sample(sample_inputs, result, class_names, self.style, self.show_ground_truth)
+            frame = render_data_sample(sample_inputs, result, self.class_names, self.style, self.show_ground_truth)
             name = result.metainfo.get("token", f"{batch_idx}_{index}")
             save_image(os.path.join(self.out_dir, f"{name}.png"), frame)
