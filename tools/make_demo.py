@@ -4,8 +4,9 @@
 
 1. generates a small synthetic nuScenes set (the ten v1.0-mini scene names: 8 train, 2 val) with info files;
 2. trains the tiny camera+LiDAR model for about `--minutes` on this machine as the paper trains it: the
-   LiDAR-only config first, then `bevfusion_lidar-cam_synthetic_tiny.py` from its checkpoint (each schedule
-   rescaled to the iterations that fit, after timing a few), with tools/train.py;
+   LiDAR-only config first, then `bevfusion_lidar-cam_synthetic_tiny.py` from its checkpoint, inside one
+   schedule rescaled to the iterations that fit after timing a few (`bevfusion.engine.budget`), with
+   tools/train.py;
 3. evaluates the checkpoint on the val scenes with tools/test.py (nuscenes-devkit's DetectionEval);
 4. renders one val scene with tools/demo.py to PNGs and an MP4.
 
@@ -20,11 +21,12 @@ import json
 import shutil
 from pathlib import Path
 
-from bevfusion.engine.budget import calibrate, run_tool, train_within
+from bevfusion.engine.budget import calibrate, run_tool, train_fusion_within
 
 REPO = Path(__file__).resolve().parents[1]
 
-STAGES = ("lidar", "fusion")  # the tiny configs trained in turn, each from the previous checkpoint
+STAGES = ("lidar", "fusion")  # the tiny configs trained in turn, the second from the first's checkpoint
+LIDAR_SHARE = 0.5
 SCENES = 10
 SAMPLES_PER_SCENE = 20
 
@@ -45,21 +47,20 @@ def make_data(root: Path, workers: int) -> None:
 def train(work: Path, root: Path, minutes: float) -> Path:
     """The tiny fusion model, trained as the paper does within about `minutes` (or an earlier run's checkpoint).
 
-    Half the budget trains the LiDAR-only model, the other half the camera+LiDAR model initialised from it.
+    The LiDAR-only model takes the first `LIDAR_SHARE` of the schedule, the camera+LiDAR model the rest.
     """
     done = work / "train" / "done.json"
     if done.exists():
         checkpoint = Path(json.loads(done.read_text())["checkpoint"])
         print(f"reusing {checkpoint}")
         return checkpoint
-    checkpoint = None
+    speeds = {}
     for stage, name in enumerate(STAGES):
         print(f"[{stage + 1}/{len(STAGES)}] {name}: timing a few iterations to fit it into the budget", flush=True)
-        speed = calibrate(name, root, work / "calibration" / name)
-        iterations = int(minutes / len(STAGES) * 60 / speed)
-        print(f"[{stage + 1}/{len(STAGES)}] {name}: {speed:.2f} s per iteration, training {iterations}", flush=True)
-        run_dir = work / "train" if name == STAGES[-1] else work / f"train_{name}"
-        checkpoint, _, _ = train_within(name, minutes / len(STAGES), speed, root, run_dir, checkpoint, quiet=False)
+        speeds[name] = calibrate(name, root, work / "calibration" / name)
+        print(f"[{stage + 1}/{len(STAGES)}] {name}: {speeds[name]:.2f} s per iteration", flush=True)
+    checkpoint, iterations, _ = train_fusion_within(minutes, LIDAR_SHARE, speeds, root, work / "train", quiet=False)
+    print(f"trained {iterations[0]} LiDAR-only then {iterations[1]} camera+LiDAR iterations", flush=True)
     done.write_text(json.dumps({"checkpoint": str(checkpoint)}))
     return checkpoint
 
@@ -86,7 +87,7 @@ def run(argv: list[str] | None = None) -> None:
     make_data(root, args.workers)
     _step("2/4 training the tiny camera+LiDAR model")
     checkpoint = train(work, root, args.minutes)
-    config = str(work / "train" / "config.py")
+    config = str(checkpoint.parent / "config.py")
     _step("3/4 official nuScenes metric on the val scenes")
     run_tool(["tools/test.py", config, str(checkpoint), "--work-dir", str(work / "test")])
     _step("4/4 rendering one val scene")

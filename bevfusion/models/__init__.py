@@ -6,7 +6,7 @@ from .camera import DepthLSSTransform, GeneralizedLSSFPN, LSSTransform, ResNet, 
 from .checkpoint import CheckpointMismatchError, load_state_dict_file
 from .data_preprocessor import BEVFusionDataPreprocessor
 from .decoders import SECOND, SECONDFPN
-from .fusers import ConvFuser
+from .fusers import ConvFuser, ResidualConvFuser
 from .heads import TransFusionHead
 from .lidar import HardSimpleVFE, SparseEncoder
 
@@ -15,6 +15,7 @@ __all__ = [
     "BEVFusionDataPreprocessor",
     "CheckpointMismatchError",
     "ConvFuser",
+    "ResidualConvFuser",
     "DepthLSSTransform",
     "GeneralizedLSSFPN",
     "HardSimpleVFE",

@@ -1,9 +1,9 @@
-"""The BEV-side modules: mean voxel encoder, ConvFuser, SECOND and SECONDFPN (shapes, gradients, config errors)."""
+"""The BEV-side modules: mean voxel encoder, the fusers, SECOND and SECONDFPN (shapes, gradients, config errors)."""
 
 import pytest
 import torch
 
-from bevfusion.models import SECOND, SECONDFPN, ConvFuser, HardSimpleVFE
+from bevfusion.models import SECOND, SECONDFPN, ConvFuser, HardSimpleVFE, ResidualConvFuser
 
 
 def test_mean_vfe_averages_only_the_points_each_voxel_holds():
@@ -29,6 +29,25 @@ def test_conv_fuser_concatenates_in_config_order_and_checks_channels_and_grids()
         fuser([lidar, camera])
     with pytest.raises(ValueError, match="different sizes"):
         fuser([camera, torch.randn(2, 5, 8, 7)])
+
+
+def test_residual_fuser_passes_the_lidar_map_through_at_init_and_learns_a_camera_residual():
+    torch.manual_seed(0)
+    fuser = ResidualConvFuser(in_channels=(3, 5), hidden_channels=4)
+    camera, lidar = torch.randn(2, 3, 8, 6, requires_grad=True), torch.randn(2, 5, 8, 6)
+    fused = fuser([camera, lidar])
+    torch.testing.assert_close(fused, lidar, rtol=0, atol=0)
+    fused.square().sum().backward()
+    assert fuser.to_residual.weight.grad.abs().sum() > 0, "the zero-initialised conv must still learn"
+    with torch.no_grad():
+        fuser.to_residual.weight.normal_()
+    camera.grad = None
+    moved = fuser([camera, lidar])
+    assert not torch.allclose(moved, lidar)
+    moved.sum().backward()
+    assert camera.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"ResidualConvFuser: got maps with \(5, 3\) channels"):
+        fuser([lidar, camera])
 
 
 def test_second_and_its_fpn_return_a_stride_1_map_of_both_stages():

@@ -90,6 +90,23 @@ def test_an_empty_point_cloud_gives_a_valid_prediction(batches, name):
     assert predictions.bboxes_3d.tensor.shape[1] == 9 and torch.isfinite(predictions.bboxes_3d.tensor).all()
 
 
+def test_fusion_initialised_from_a_lidar_only_model_predicts_what_that_model_predicts(batches, tmp_path):
+    """The fusion tiny config starts from a LiDAR-only checkpoint (`load_from`) without losing what it learnt."""
+    torch.manual_seed(0)
+    lidar = build_model(TINY["lidar"]).train()
+    _losses(lidar, batches["lidar"]["train"])  # one training forward, so BN statistics are not the initial ones
+    torch.save(lidar.state_dict(), tmp_path / "lidar.pth")
+    fusion = build_model(TINY["fusion"])
+    load_state_dict_file(fusion, str(tmp_path / "lidar.pth"), load_config(TINY["fusion"]).load_from_missing_ok)
+    data = fusion.data_preprocessor(batch_of(batches["fusion"]["test"]), False)
+    with torch.no_grad():
+        expected = lidar.eval()(**data, mode="tensor")[-1]
+        fused = fusion.eval()(**data, mode="tensor")[-1]
+    assert data["inputs"]["imgs"].abs().sum() > 0
+    for key in ("dense_heatmap", "heatmap", "center", "height", "dim", "rot", "vel"):
+        torch.testing.assert_close(fused[key], expected[key], msg=key)
+
+
 def test_a_checkpoint_of_another_model_is_refused_with_its_mismatched_keys(tmp_path):
     lidar, camera = build_model(TINY["lidar"]), build_model(TINY["camera"])
     path = tmp_path / "camera.pth"

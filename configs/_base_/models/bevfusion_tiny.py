@@ -53,7 +53,10 @@ camera_encoder = dict(
     num_cameras=6,
 )
 camera_bev_channels = 32
-fuser = dict(type="ConvFuser", in_channels=[camera_bev_channels, lidar_bev_channels], out_channels=128)
+# The paper's ConvFuser mixing, added to the LiDAR map through a zero-initialised 1x1 conv: the fusion model
+# starts from a LiDAR-only checkpoint predicting what that model predicts, where a fresh ConvFuser scrambles the
+# LiDAR map the decoder learnt and the short fine-tune first has to recover it.
+fuser = dict(type="ResidualConvFuser", in_channels=[camera_bev_channels, lidar_bev_channels], hidden_channels=128)
 decoder = dict(
     backbone=dict(type="SECOND", in_channels=128, out_channels=[64, 128], layer_nums=[3, 3], layer_strides=[1, 2]),
     neck=dict(type="SECONDFPN", in_channels=[64, 128], out_channels=[64, 64], upsample_strides=[1, 2]),

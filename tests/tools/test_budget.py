@@ -1,0 +1,45 @@
+"""`bevfusion.engine.budget`: schedules fitted to a wall-clock budget, and the LiDAR-then-fusion recipe that
+`make demo` and the learning benchmark train with."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from bevfusion.engine.budget import continue_schedule, lr_after, rescale_schedule, tiny_config, train_fusion_within
+
+
+def test_lr_after_follows_the_tiny_one_cycle_schedule(tmp_path):
+    config = tiny_config("lidar", tmp_path)
+    rescale_schedule(config, 100)
+    base = config.optim_wrapper.optimizer.lr
+    start, rising, peak, falling, last = (lr_after(config, step) for step in (0, 20, 40, 70, 99))
+    assert start == pytest.approx(base) and peak == pytest.approx(10 * base, rel=0.02) and last < 0.01 * base
+    assert start < rising < peak > falling > last
+
+
+def test_continue_schedule_anneals_from_the_given_lr_to_the_given_end(tmp_path):
+    config = tiny_config("fusion", tmp_path)
+    continue_schedule(config, 30, 1.5e-3, 2e-8)
+    lrs = [lr_after(config, step) for step in range(31)]
+    assert lrs[0] == pytest.approx(1.5e-3) and 2e-8 < lrs[-1] < 1e-2 * 1.5e-3
+    assert all(later < earlier for earlier, later in zip(lrs[:30], lrs[1:30]))
+    assert config.train_cfg.max_iters == config.default_hooks.checkpoint.interval == 30
+
+
+@pytest.mark.slow
+def test_fusion_recipe_starts_from_the_lidar_checkpoint_at_the_lr_the_lidar_stage_reached(tiny_world, tmp_path):
+    """One minute at 7.5 s per LiDAR iteration is an 8-iteration schedule; the LiDAR stage trains its first half."""
+    speeds = {"lidar": 7.5, "fusion": 1000.0}  # the fusion stage gets the 1 iteration that always runs
+    checkpoint, iterations, seconds = train_fusion_within(1.0, 0.5, speeds, Path(tiny_world), tmp_path)
+    assert iterations == [4, 1] and checkpoint == tmp_path / "1_fusion" / "iter_1.pth" and checkpoint.is_file()
+    assert (tmp_path / "0_lidar" / "iter_4.pth").is_file() and seconds > 0
+    lidar = tiny_config("lidar", Path(tiny_world))
+    rescale_schedule(lidar, 8)
+    fusion = Config.fromfile(str(tmp_path / "1_fusion" / "config.py"))
+    assert fusion.load_from == str(tmp_path / "0_lidar" / "iter_4.pth")
+    assert fusion.optim_wrapper.optimizer.lr == pytest.approx(lr_after(lidar, 4))
+    assert fusion.param_scheduler[0]["eta_min"] == lidar.param_scheduler[-1]["eta_min"]
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    assert any(key.startswith("encoders.camera.") for key in state) and any(key.startswith("fuser.") for key in state)
