@@ -170,9 +170,9 @@ def train_fusion_within(
 
     The fusion stage anneals (cosine) from the lr the LiDAR stage reached to the schedule's last `eta_min`.
 
-    `speeds` holds the seconds per iteration of "lidar" and "fusion" (`calibrate`). The fusion stage
-    gets the time the LiDAR stage left. Returns the last checkpoint, both stages' iterations and the
-    total wall time.
+    `speeds` holds the seconds per iteration of "lidar" and "fusion" (`calibrate`); like every run of
+    this module, both stages are planned from them, and the fusion stage gets the planned time the
+    LiDAR stage leaves. Returns the last checkpoint, both stages' iterations and the total wall time.
     """
     lidar = tiny_config("lidar", data_root)
     rescale_schedule(lidar, iterations_within(minutes, speeds["lidar"]))
@@ -181,7 +181,7 @@ def train_fusion_within(
     lidar.train_cfg.max_iters = lidar.train_cfg.val_interval = lidar.default_hooks.checkpoint.interval = cut
     lidar_seconds = train(lidar, work / "0_lidar", quiet)
     fusion = tiny_config("fusion", data_root)
-    fusion_iters = iterations_within(max(0.0, minutes - lidar_seconds / 60), speeds["fusion"])
+    fusion_iters = iterations_within((1.0 - lidar_share) * minutes, speeds["fusion"])
     continue_schedule(fusion, fusion_iters, start_lr, end_lr)
     fusion.load_from = str(work / "0_lidar" / f"iter_{cut}.pth")
     fusion_seconds = train(fusion, work / "1_fusion", quiet)

@@ -30,10 +30,11 @@ def test_continue_schedule_anneals_from_the_given_lr_to_the_given_end(tmp_path):
 
 @pytest.mark.slow
 def test_fusion_recipe_starts_from_the_lidar_checkpoint_at_the_lr_the_lidar_stage_reached(tiny_world, tmp_path):
-    """One minute at 7.5 s per LiDAR iteration is an 8-iteration schedule; the LiDAR stage trains its first half."""
-    speeds = {"lidar": 7.5, "fusion": 1000.0}  # the fusion stage gets the 1 iteration that always runs
+    """One minute at 7.5 s per LiDAR iteration is an 8-iteration schedule; the LiDAR stage trains its first half,
+    the fusion stage the iterations of 15 s that fit into the other half."""
+    speeds = {"lidar": 7.5, "fusion": 15.0}
     checkpoint, iterations, seconds = train_fusion_within(1.0, 0.5, speeds, Path(tiny_world), tmp_path)
-    assert iterations == [4, 1] and checkpoint == tmp_path / "1_fusion" / "iter_1.pth" and checkpoint.is_file()
+    assert iterations == [4, 2] and checkpoint == tmp_path / "1_fusion" / "iter_2.pth" and checkpoint.is_file()
     assert (tmp_path / "0_lidar" / "iter_4.pth").is_file() and seconds > 0
     lidar = tiny_config("lidar", Path(tiny_world))
     rescale_schedule(lidar, 8)
