@@ -1,7 +1,8 @@
 # Tiny camera + LiDAR BEVFusion on the synthetic set, for a 2-core CPU: the tiny LiDAR branch, ResNet-18 with
-# DepthLSS, ConvFuser. As in the paper, it is meant to start from a trained LiDAR-only model (`load_from` a
-# bevfusion_lidar_synthetic_tiny checkpoint; tools/benchmark.py learn does), at the LiDAR-only schedule's 2e-3 peak
-# (fine-tuning 800 iterations from a LiDAR-only model at that peak: val mAP 0.54 -> 0.57).
+# DepthLSS, ResidualConvFuser. As in the paper, it is meant to start from a trained LiDAR-only model (`load_from` a
+# bevfusion_lidar_synthetic_tiny checkpoint). tools/benchmark.py learn and make demo do it inside one schedule
+# (bevfusion.engine.budget.train_fusion_within: this stage anneals from the lr the LiDAR stage reached); trained
+# on its own, it runs the tiny one-cycle schedule.
 from mmengine.config import read_base
 
 with read_base():
