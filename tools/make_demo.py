@@ -21,12 +21,11 @@ import json
 import shutil
 from pathlib import Path
 
-from bevfusion.engine.budget import calibrate, run_tool, train_fusion_within
+from bevfusion.engine.budget import FUSION_LIDAR_SHARE, calibrate, run_tool, train_fusion_within
 
 REPO = Path(__file__).resolve().parents[1]
 
 STAGES = ("lidar", "fusion")  # the tiny configs trained in turn, the second from the first's checkpoint
-LIDAR_SHARE = 0.5
 SCENES = 10
 SAMPLES_PER_SCENE = 20
 
@@ -47,7 +46,7 @@ def make_data(root: Path, workers: int) -> None:
 def train(work: Path, root: Path, minutes: float) -> Path:
     """The tiny fusion model, trained as the paper does within about `minutes` (or an earlier run's checkpoint).
 
-    The LiDAR-only model takes the first `LIDAR_SHARE` of the schedule, the camera+LiDAR model the rest.
+    The LiDAR-only model takes the first `FUSION_LIDAR_SHARE` of the schedule, the camera+LiDAR model the rest.
     """
     done = work / "train" / "done.json"
     if done.exists():
@@ -59,7 +58,9 @@ def train(work: Path, root: Path, minutes: float) -> Path:
         print(f"[{stage + 1}/{len(STAGES)}] {name}: timing a few iterations to fit it into the budget", flush=True)
         speeds[name] = calibrate(name, root, work / "calibration" / name)
         print(f"[{stage + 1}/{len(STAGES)}] {name}: {speeds[name]:.2f} s per iteration", flush=True)
-    checkpoint, iterations, _ = train_fusion_within(minutes, LIDAR_SHARE, speeds, root, work / "train", quiet=False)
+    checkpoint, iterations, _ = train_fusion_within(
+        minutes, FUSION_LIDAR_SHARE, speeds, root, work / "train", quiet=False
+    )
     print(f"trained {iterations[0]} LiDAR-only then {iterations[1]} camera+LiDAR iterations", flush=True)
     done.write_text(json.dumps({"checkpoint": str(checkpoint)}))
     return checkpoint

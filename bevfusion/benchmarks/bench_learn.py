@@ -21,7 +21,14 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-from bevfusion.engine.budget import TINY_CONFIGS, calibrate, run_tool, train_fusion_within, train_within
+from bevfusion.engine.budget import (
+    FUSION_LIDAR_SHARE,
+    TINY_CONFIGS,
+    calibrate,
+    run_tool,
+    train_fusion_within,
+    train_within,
+)
 
 SEED = 20261201
 # 4 logged windows of 10 iterations, the last 3 timed: 12 iterations (`make demo`'s) read 0.77 s/iteration for a
@@ -38,7 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--configs", nargs="+", choices=sorted(TINY_CONFIGS), default=list(TINY_CONFIGS))
     parser.add_argument("--workers", type=int, default=2, help="processes generating the data")
     parser.add_argument(
-        "--fusion-lidar-share", type=float, default=0.5, help="the LiDAR-only stage's part of the fusion schedule"
+        "--fusion-lidar-share",
+        type=float,
+        default=FUSION_LIDAR_SHARE,
+        help="the LiDAR-only stage's part of the fusion schedule",
     )
 
 

@@ -33,6 +33,7 @@ TINY_CONFIGS = {
 }
 CALIBRATION_WINDOWS = (2, 6)  # logged windows x iterations each; every window after the first gives the speed
 SCHEDULE_KEYS = ("begin", "end", "T_max")
+FUSION_LIDAR_SHARE = 0.5  # the LiDAR-only stage's part of the camera+LiDAR schedule
 
 
 def rescale_schedule(config: Config, max_iters: int) -> None:
@@ -145,15 +146,12 @@ def train_within(
     seconds_per_iteration: float,
     data_root: Path,
     run_dir: Path,
-    load_from: Path | None = None,
     quiet: bool = True,
 ) -> tuple[Path, int, float]:
     """Train a tiny config for about `minutes`; returns its last checkpoint, the iterations and the wall time."""
     config = tiny_config(name, data_root)
     max_iters = iterations_within(minutes, seconds_per_iteration)
     rescale_schedule(config, max_iters)
-    if load_from is not None:
-        config.load_from = str(load_from)
     seconds = train(config, run_dir, quiet)
     return run_dir / f"iter_{max_iters}.pth", max_iters, seconds
 
