@@ -29,9 +29,10 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The main job: synthetic data, a short training of the tiny camera+LiDAR model, the official metric and
-# pictures of its detections (tools/make_demo.py). Reuses its data and checkpoint; FRESH=1 starts over.
+# pictures of its detections (tools/make_demo.py). Reuses its data and checkpoint; FRESH=1 starts over;
+# MINUTES=N sets the training budget (default 8).
 demo: install
-	$(PY) tools/make_demo.py $(if $(filter 1,$(FRESH)),--fresh)
+	$(PY) tools/make_demo.py $(if $(filter 1,$(FRESH)),--fresh) $(if $(MINUTES),--minutes $(MINUTES))
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -50,8 +50,12 @@ def train(work: Path, root: Path, minutes: float) -> Path:
     """
     done = work / "train" / "done.json"
     if done.exists():
-        checkpoint = Path(json.loads(done.read_text())["checkpoint"])
-        print(f"reusing {checkpoint}")
+        record = json.loads(done.read_text())
+        checkpoint = Path(record["checkpoint"])
+        trained_for = record.get("minutes")
+        print(f"reusing {checkpoint}, trained for about {trained_for} minutes", flush=True)
+        if trained_for != minutes:
+            print(f"  (asked for {minutes:g}: `make demo FRESH=1 MINUTES={minutes:g}` trains again)", flush=True)
         return checkpoint
     speeds = {}
     for stage, name in enumerate(STAGES):
@@ -62,7 +66,7 @@ def train(work: Path, root: Path, minutes: float) -> Path:
         minutes, FUSION_LIDAR_SHARE, speeds, root, work / "train", quiet=False
     )
     print(f"trained {iterations[0]} LiDAR-only then {iterations[1]} camera+LiDAR iterations", flush=True)
-    done.write_text(json.dumps({"checkpoint": str(checkpoint)}))
+    done.write_text(json.dumps({"checkpoint": str(checkpoint), "minutes": minutes}))
     return checkpoint
 
 
@@ -80,6 +84,8 @@ def run(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes generating the data")
     parser.add_argument("--fresh", action="store_true", help="delete the work dir first")
     args = parser.parse_args(argv)
+    if not args.minutes > 0:
+        parser.error(f"--minutes must be positive, got {args.minutes:g}")
     work = (REPO / args.work_dir).resolve()
     if args.fresh and work.exists():
         shutil.rmtree(work)
