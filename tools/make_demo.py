@@ -22,6 +22,7 @@ import shutil
 from pathlib import Path
 
 from bevfusion.engine.budget import FUSION_LIDAR_SHARE, calibrate, run_tool, train_fusion_within
+from bevfusion.fileio import atomic_write
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,8 +53,9 @@ def train(work: Path, root: Path, minutes: float) -> Path:
     if done.exists():
         record = json.loads(done.read_text())
         checkpoint = Path(record["checkpoint"])
-        trained_for = record.get("minutes")
-        print(f"reusing {checkpoint}, trained for about {trained_for} minutes", flush=True)
+        trained_for = record.get("minutes")  # absent in a record written before the budget was kept
+        budget = "" if trained_for is None else f", trained for about {trained_for} minutes"
+        print(f"reusing {checkpoint}{budget}", flush=True)
         if trained_for != minutes:
             print(f"  (asked for {minutes:g}: `make demo FRESH=1 MINUTES={minutes:g}` trains again)", flush=True)
         return checkpoint
@@ -66,7 +68,8 @@ def train(work: Path, root: Path, minutes: float) -> Path:
         minutes, FUSION_LIDAR_SHARE, speeds, root, work / "train", quiet=False
     )
     print(f"trained {iterations[0]} LiDAR-only then {iterations[1]} camera+LiDAR iterations", flush=True)
-    done.write_text(json.dumps({"checkpoint": str(checkpoint), "minutes": minutes}))
+    with atomic_write(done, "w", encoding="utf-8") as handle:
+        json.dump({"checkpoint": str(checkpoint), "minutes": minutes}, handle)
     return checkpoint
 
 
