@@ -73,11 +73,11 @@ def test_coder_grid_puts_cell_centres_at_half_cells():
     assert code[0, 6:].tolist() == pytest.approx([math.sin(0.3), math.cos(0.3), 1.0, -2.0], rel=1e-6)
 
 
-@pytest.mark.parametrize("code_size", [10, 8])
-def test_decode_inverts_encode_for_random_boxes(code_size):
+@pytest.mark.parametrize("code_size, velocity_frame", [(10, "lidar"), (8, "lidar"), (10, "box")])
+def test_decode_inverts_encode_for_random_boxes(code_size, velocity_frame):
     generator = torch.Generator().manual_seed(3)
     boxes = random_boxes(500, generator, spread=70.0)  # also outside the grid
-    coder = TransFusionBBoxCoder(**GRID, code_size=code_size)
+    coder = TransFusionBBoxCoder(**GRID, code_size=code_size, velocity_frame=velocity_frame)
     codes = coder.encode(boxes)
     assert codes.shape == (500, code_size)
     decoded = coder.decode(codes)
@@ -88,6 +88,24 @@ def test_decode_inverts_encode_for_random_boxes(code_size):
     assert torch.allclose(decoded[:, 7:], expected_velocity, atol=1e-4, rtol=0)
     # Batched codes decode the same way.
     assert torch.allclose(coder.decode(codes.reshape(5, 100, code_size)).reshape(500, 9), decoded)
+
+
+def test_box_frame_velocity_codes_speed_along_and_across_the_heading():
+    coder = TransFusionBBoxCoder(**GRID, velocity_frame="box")
+    headings = torch.tensor([0.0, 0.7, -2.5, math.pi / 2])
+    boxes = torch.zeros(4, 9)
+    boxes[:, 3:6] = 1.0
+    boxes[:, 6] = headings
+    boxes[:, 7], boxes[:, 8] = 5.0 * torch.cos(headings), 5.0 * torch.sin(headings)  # driving forward at 5 m/s
+    boxes[3, 7:] = torch.tensor([-2.0, 0.0])  # heading +y, sliding toward -x: to its left is -x
+    codes = coder.encode(boxes)
+    expected = torch.tensor([[5.0, 0.0], [5.0, 0.0], [5.0, 0.0], [0.0, 2.0]])
+    torch.testing.assert_close(codes[:, 8:], expected, atol=1e-5, rtol=0)
+    reversed_heading = codes.clone()
+    reversed_heading[:, 6:8] = -codes[:, 6:8]  # a flipped heading turns the decoded velocity with it
+    torch.testing.assert_close(coder.decode(reversed_heading)[:, 7:], -boxes[:, 7:], atol=1e-5, rtol=0)
+    lidar_codes = TransFusionBBoxCoder(**GRID).encode(boxes)
+    torch.testing.assert_close(lidar_codes[:, 8:], boxes[:, 7:])
 
 
 def test_coder_filter_and_errors():
@@ -102,6 +120,8 @@ def test_coder_filter_and_errors():
         TransFusionBBoxCoder(**GRID, code_size=9)
     with pytest.raises(ValueError, match="point_cloud_range needs 6"):
         TransFusionBBoxCoder([0, 0, 1, 1], [0.1, 0.1, 0.1], 8)
+    with pytest.raises(ValueError, match="velocity_frame must be one of"):
+        TransFusionBBoxCoder(**GRID, velocity_frame="global")
 
 
 def _perfect_logits(labels: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -1,6 +1,8 @@
 """TransFusion's box coder: LiDAR boxes <-> the regression code the head predicts, on the BEV grid.
 
 Code (per box): `[cx, cy, z, log l, log w, log h, sin yaw, cos yaw, vx, vy]`; `code_size=8` drops the velocity.
+With `velocity_frame="box"` the last two are the velocity along and across the box's heading instead of the LiDAR
+frame's `vx, vy`, and decoding turns them back with the decoded yaw.
 `cx, cy` are the centre in continuous cell units of the head's `(nx, ny)` grid:
 `cx = (x - x_min) / (voxel_x * out_size_factor)`, so the centre of cell `i` is `i + 0.5` (the query positions).
 `z` is the gravity centre, as in `LiDARBoxes` (mmdetection3d's coder shifts a bottom centre here instead).
@@ -16,6 +18,7 @@ from bevfusion.registry import TASK_UTILS
 from bevfusion.structures.boxes import BOX_DIM
 
 CODE_SIZES = (8, 10)
+VELOCITY_FRAMES = ("lidar", "box")
 
 
 @TASK_UTILS.register_module()
@@ -35,6 +38,7 @@ class TransFusionBBoxCoder:
         post_center_range: Sequence[float] | None = None,
         score_threshold: float | None = None,
         code_size: int = 10,
+        velocity_frame: str = "lidar",
     ) -> None:
         if len(point_cloud_range) != 6:
             raise ValueError(f"TransFusionBBoxCoder: point_cloud_range needs 6 values, got {list(point_cloud_range)}")
@@ -44,6 +48,11 @@ class TransFusionBBoxCoder:
             raise ValueError(f"TransFusionBBoxCoder: post_center_range needs 6 values, got {list(post_center_range)}")
         if code_size not in CODE_SIZES:
             raise ValueError(f"TransFusionBBoxCoder: code_size must be one of {CODE_SIZES}, got {code_size}")
+        if velocity_frame not in VELOCITY_FRAMES:
+            raise ValueError(
+                f"TransFusionBBoxCoder: velocity_frame must be one of {VELOCITY_FRAMES}, got {velocity_frame!r}"
+            )
+        self.velocity_frame = velocity_frame
         self.origin = (float(point_cloud_range[0]), float(point_cloud_range[1]))
         self.cell_size = (float(voxel_size[0]) * out_size_factor, float(voxel_size[1]) * out_size_factor)
         self.grid_size = tuple(
@@ -63,7 +72,7 @@ class TransFusionBBoxCoder:
         yaw = boxes[:, 6:7]
         parts = [(boxes[:, :2] - origin) / cell, boxes[:, 2:3], boxes[:, 3:6].log(), torch.sin(yaw), torch.cos(yaw)]
         if self.code_size == 10:
-            parts.append(boxes[:, 7:9])
+            parts.append(self._velocity(boxes[:, 7:9], yaw, to_box=True))
         return torch.cat(parts, dim=1)
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
@@ -74,8 +83,21 @@ class TransFusionBBoxCoder:
             )
         origin, cell = codes.new_tensor(self.origin), codes.new_tensor(self.cell_size)
         yaw = torch.atan2(codes[..., 6:7], codes[..., 7:8])
-        velocity = codes[..., 8:10] if self.code_size == 10 else codes.new_zeros(codes.shape[:-1] + (2,))
+        if self.code_size == 10:
+            velocity = self._velocity(codes[..., 8:10], yaw, to_box=False)
+        else:
+            velocity = codes.new_zeros(codes.shape[:-1] + (2,))
         return torch.cat([codes[..., :2] * cell + origin, codes[..., 2:3], codes[..., 3:6].exp(), yaw, velocity], -1)
+
+    def _velocity(self, velocity: torch.Tensor, yaw: torch.Tensor, to_box: bool) -> torch.Tensor:
+        """Velocity `(..., 2)` turned into (`to_box`) or out of the frame of boxes heading `yaw` `(..., 1)`."""
+        if self.velocity_frame == "lidar":
+            return velocity
+        cos, sin = torch.cos(yaw), torch.sin(yaw)
+        sin = -sin if to_box else sin
+        return torch.cat(
+            [cos * velocity[..., :1] - sin * velocity[..., 1:], sin * velocity[..., :1] + cos * velocity[..., 1:]], -1
+        )
 
     def keep_mask(self, boxes: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """Boolean mask `(...)`: the centre lies in `post_center_range` (bounds included), score >= threshold."""
