@@ -8,7 +8,9 @@ stretched to that length, `bevfusion.engine.budget`) and evaluates the last chec
 
 Camera+LiDAR is trained as the paper trains it, LiDAR-only first, then the fusion model from
 that checkpoint, inside the one budget and one schedule (`bevfusion.engine.budget.train_fusion_within`;
-`--fusion-lidar-share` is the LiDAR stage's part of the schedule).
+`--fusion-lidar-share` is the LiDAR stage's part of the schedule). Its checkpoint is scored a
+second time with the camera blanked (`BEVFusion(blank_sensors=...)`: zeros for the camera's BEV
+map), the row `fusion_camera_blanked`, so the table shows what the camera branch adds.
 
 Rows: mAP, NDS, per-class AP, TP errors, training minutes, iterations/s and samples/s.
 """
@@ -63,11 +65,11 @@ def prepare_data(root: Path, scenes: int, workers: int) -> None:
     stamp.write_text(f"{scenes} {SEED}")
 
 
-def _metrics(work_dir: Path, config: Path, checkpoint: Path) -> dict:
-    """The devkit summary of tools/test.py on `checkpoint`."""
-    run_tool(
-        ["tools/test.py", str(config), str(checkpoint), "--work-dir", str(work_dir / "test")], work_dir / "test.log"
-    )
+def _metrics(work_dir: Path, config: Path, checkpoint: Path, options: tuple[str, ...] = ()) -> dict:
+    """The devkit summary of tools/test.py on `checkpoint` (`options`: its `--cfg-options`)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    command = ["tools/test.py", str(config), str(checkpoint), "--work-dir", str(work_dir / "test")]
+    run_tool([*command, "--cfg-options", *options] if options else command, work_dir / "test.log")
     return json.loads((work_dir / "test" / "metrics_summary.json").read_text())
 
 
@@ -92,26 +94,33 @@ def run(args: argparse.Namespace) -> list[dict]:
             )
             iterations = [stage_iters]
         samples = sum(iterations) * Config.fromfile(str(TINY_CONFIGS[name])).train_dataloader.batch_size
-        summary = _metrics(work / name, checkpoint.parent / "config.py", checkpoint)
-        rows.append(
-            {
-                "op": "learn",
-                "variant": name,
-                "seconds": seconds,
-                "minutes": seconds / 60,
-                "stages": list(ROW_CONFIGS[name]),
-                "iterations": iterations,
-                "iterations_per_s": sum(iterations) / seconds,
-                "samples_per_s": samples / seconds,
-                "calibrated_seconds_per_iter": {config: speeds[config] for config in ROW_CONFIGS[name]},
-                "mAP": summary["mean_ap"],
-                "NDS": summary["nd_score"],
-                **{f"AP_{cls}": value for cls, value in summary["mean_dist_aps"].items()},
-                **{f"{err}": value for err, value in summary["tp_errors"].items()},
-            }
-        )
+        trained = {
+            "seconds": seconds,
+            "minutes": seconds / 60,
+            "stages": list(ROW_CONFIGS[name]),
+            "iterations": iterations,
+            "iterations_per_s": sum(iterations) / seconds,
+            "samples_per_s": samples / seconds,
+            "calibrated_seconds_per_iter": {config: speeds[config] for config in ROW_CONFIGS[name]},
+        }
+        scored = {name: ()}
+        if name == "fusion":
+            scored["fusion_camera_blanked"] = ("+model.blank_sensors=camera",)
+        for variant, options in scored.items():
+            summary = _metrics(work / variant, checkpoint.parent / "config.py", checkpoint, options)
+            rows.append({"op": "learn", "variant": variant, **trained, **_scores(summary)})
         print_learn_table(rows)
     return rows
+
+
+def _scores(summary: dict) -> dict:
+    """mAP, NDS, per-class AP and TP errors of a devkit summary."""
+    return {
+        "mAP": summary["mean_ap"],
+        "NDS": summary["nd_score"],
+        **{f"AP_{cls}": value for cls, value in summary["mean_dist_aps"].items()},
+        **{f"{err}": value for err, value in summary["tp_errors"].items()},
+    }
 
 
 def print_learn_table(rows: list[dict]) -> None:

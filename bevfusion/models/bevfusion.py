@@ -4,6 +4,10 @@ LiDAR-only, camera-only and camera+LiDAR models are the same class with differen
 `encoders`; a single encoder needs no fuser. Every encoder yields a BEV map `(B, C, nx, ny)`
 on the same grid; the maps are fused in the fixed order camera, LiDAR (the fuser's
 `in_channels` order).
+
+`blank_sensors` evaluates a fusion model as if a sensor had failed: that encoder is not run
+and the fuser gets zeros for its map. `tools/benchmark.py learn` scores the camera+LiDAR model
+with the camera blanked, which measures what the camera branch adds.
 """
 
 from __future__ import annotations
@@ -31,6 +35,17 @@ def _build_encoder(sensor: str, cfg: dict) -> tuple[nn.ModuleDict, dict]:
     return nn.ModuleDict({part: MODELS.build(cfg.pop(part)) for part in parts}), cfg
 
 
+def _check_blank_sensors(blank_sensors: Sequence[str] | str, encoders: list[str]) -> tuple[str, ...]:
+    """`blank_sensors` as a tuple (one name may come as a string, as `--cfg-options` gives it), checked."""
+    blank = (blank_sensors,) if isinstance(blank_sensors, str) else tuple(blank_sensors)
+    unknown = sorted(set(blank) - set(encoders))
+    if unknown:
+        raise ValueError(f"BEVFusion: blank_sensors {unknown} are not among the model's encoders {encoders}")
+    if set(blank) == set(encoders):
+        raise ValueError(f"BEVFusion: blank_sensors {sorted(blank)} would blank every encoder; keep one")
+    return blank
+
+
 @MODELS.register_module()
 class BEVFusion(BaseModel):
     """The detector.
@@ -42,6 +57,8 @@ class BEVFusion(BaseModel):
         decoder: `dict(backbone, neck)` over the fused BEV map.
         heads: `dict(object=...)`, the 3D detection head (`loss`, `predict`, `forward`).
         data_preprocessor: batching, normalisation and voxelization (`BEVFusionDataPreprocessor`).
+        blank_sensors: sensors whose BEV map is zeros and whose encoder is not run (a sensor-failure
+            ablation); at least one encoder must stay.
     """
 
     def __init__(
@@ -51,6 +68,7 @@ class BEVFusion(BaseModel):
         heads: dict,
         fuser: dict | None = None,
         data_preprocessor: dict | None = None,
+        blank_sensors: Sequence[str] = (),
         init_cfg: dict | None = None,
     ) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -69,6 +87,7 @@ class BEVFusion(BaseModel):
         if len(self.encoders) > 1 and fuser is None:
             raise ValueError(f"BEVFusion: encoders {list(self.encoders)} need a fuser to merge their BEV maps")
         self.fuser = MODELS.build(fuser) if fuser is not None else None
+        self.blank_sensors = _check_blank_sensors(blank_sensors, list(self.encoders))
         self.decoder = nn.ModuleDict({part: MODELS.build(decoder[part]) for part in ("backbone", "neck")})
         if set(heads) != {"object"}:
             raise ValueError(f"BEVFusion: heads must be dict(object=...), got {sorted(heads)}")
@@ -111,9 +130,21 @@ class BEVFusion(BaseModel):
         """The decoded BEV map `(B, C, nx, ny)` the heads read."""
         if "points" not in inputs:
             raise ValueError("BEVFusion: the batch has no 'points' (one tensor per sample, possibly empty)")
-        maps = [self.camera_bev(inputs) if sensor == "camera" else self.lidar_bev(inputs) for sensor in self.encoders]
-        bev = self.fuser(maps) if self.fuser is not None else maps[0]
+        live = {
+            sensor: self.camera_bev(inputs) if sensor == "camera" else self.lidar_bev(inputs)
+            for sensor in self.encoders
+            if sensor not in self.blank_sensors
+        }
+        bev = self.fuser(self._with_blanks(live)) if self.fuser is not None else next(iter(live.values()))
         return self.decoder["neck"](self.decoder["backbone"](bev))
+
+    def _with_blanks(self, live: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The fuser's maps in encoder order, zeros (the fuser's channels, the live maps' grid) for blank sensors."""
+        like = next(iter(live.values()))
+        return [
+            live[sensor] if sensor in live else like.new_zeros(like.shape[0], channels, *like.shape[2:])
+            for sensor, channels in zip(self.encoders, self.fuser.in_channels)
+        ]
 
     # ------------------------------------------------------------------ modes
     def forward(self, inputs: dict, data_samples: Sequence[Det3DDataSample] | None = None, mode: str = "tensor"):

@@ -5,6 +5,7 @@ import torch
 from model_helpers import TINY, batch_of, build_model, load_config, packed_samples
 
 from bevfusion.models.checkpoint import CheckpointMismatchError, load_state_dict_file
+from bevfusion.registry import MODELS
 from bevfusion.structures import LiDARBoxes
 
 
@@ -129,9 +130,35 @@ def test_a_checkpoint_of_another_model_is_refused_with_its_mismatched_keys(tmp_p
 
 def test_single_modality_and_unknown_encoders_are_configuration_errors():
     config = load_config(TINY["fusion"]).model
-    from bevfusion.registry import MODELS
-
     with pytest.raises(ValueError, match="need a fuser"):
         MODELS.build({**config, "fuser": None})
     with pytest.raises(ValueError, match="encoders must be some of"):
         MODELS.build({**config, "encoders": {"radar": {}}})
+
+
+def test_a_blank_camera_leaves_the_prediction_independent_of_the_images(batches):
+    """`blank_sensors="camera"` (the learning benchmark's camera ablation) needs no images; unblanked, they count."""
+    torch.manual_seed(0)
+    config = load_config(TINY["fusion"]).model
+    fusion = MODELS.build(config).eval()
+    torch.nn.init.normal_(fusion.fuser.to_residual.weight, std=0.1)  # a fuser that uses the camera map
+    blanked = MODELS.build({**config, "blank_sensors": "camera"}).eval()
+    blanked.load_state_dict(fusion.state_dict())
+    data = fusion.data_preprocessor(batch_of(batches["fusion"]["test"]), False)
+    other = {**data, "inputs": {**data["inputs"], "imgs": data["inputs"]["imgs"].flip(-1)}}
+    without = {**data, "inputs": {key: value for key, value in data["inputs"].items() if key != "imgs"}}
+    with torch.no_grad():
+        heatmaps = [
+            model(**batch, mode="tensor")[-1]["heatmap"] for model in (fusion, blanked) for batch in (data, other)
+        ]
+        assert not torch.allclose(heatmaps[0], heatmaps[1])
+        torch.testing.assert_close(heatmaps[2], heatmaps[3])
+        torch.testing.assert_close(blanked(**without, mode="tensor")[-1]["heatmap"], heatmaps[2])
+
+
+def test_blank_sensors_must_leave_one_of_the_models_encoders():
+    config = load_config(TINY["fusion"]).model
+    with pytest.raises(ValueError, match=r"blank_sensors \['radar'\] are not among"):
+        MODELS.build({**config, "blank_sensors": ["radar"]})
+    with pytest.raises(ValueError, match="would blank every encoder"):
+        MODELS.build({**config, "blank_sensors": ["camera", "lidar"]})
