@@ -156,6 +156,15 @@ def test_a_blank_camera_leaves_the_prediction_independent_of_the_images(batches)
         torch.testing.assert_close(blanked(**without, mode="tensor")[-1]["heatmap"], heatmaps[2])
 
 
+def test_a_blank_lidar_scores_the_camera_branch_without_voxels(batches):
+    blanked = MODELS.build({**load_config(TINY["fusion"]).model, "blank_sensors": ["lidar"]}).eval()
+    data = blanked.data_preprocessor(batch_of(batches["fusion"]["test"]), False)
+    data["inputs"].pop("voxels")
+    with torch.no_grad():
+        predictions = blanked(**data, mode="predict")[0].pred_instances_3d
+    assert len(predictions.bboxes_3d) > 0 and torch.isfinite(predictions.bboxes_3d.tensor).all()
+
+
 def test_blank_sensors_must_leave_one_of_the_models_encoders():
     config = load_config(TINY["fusion"]).model
     with pytest.raises(ValueError, match=r"blank_sensors \['radar'\] are not among"):
