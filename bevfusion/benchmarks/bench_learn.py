@@ -38,6 +38,8 @@ SEED = 20261201
 CALIBRATION_WINDOWS = (4, 10)
 # Row -> the tiny configs it trains (and so has to time first).
 ROW_CONFIGS = {"lidar": ("lidar",), "camera": ("camera",), "fusion": ("lidar", "fusion")}
+# Row -> the extra rows that score its checkpoint again with these `--cfg-options` (a sensor-failure ablation).
+ROW_ABLATIONS = {"fusion": {"fusion_camera_blanked": ("+model.blank_sensors=camera",)}}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,10 +105,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             "samples_per_s": samples / seconds,
             "calibrated_seconds_per_iter": {config: speeds[config] for config in ROW_CONFIGS[name]},
         }
-        scored = {name: ()}
-        if name == "fusion":
-            scored["fusion_camera_blanked"] = ("+model.blank_sensors=camera",)
-        for variant, options in scored.items():
+        for variant, options in {name: (), **ROW_ABLATIONS.get(name, {})}.items():
             summary = _metrics(work / variant, checkpoint.parent / "config.py", checkpoint, options)
             rows.append({"op": "learn", "variant": variant, **trained, **_scores(summary)})
         print_learn_table(rows)
