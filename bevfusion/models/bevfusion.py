@@ -94,8 +94,12 @@ class BEVFusion(BaseModel):
         self.heads = nn.ModuleDict({name: MODELS.build(cfg) for name, cfg in heads.items()})
 
     # ------------------------------------------------------------------ features
-    def camera_bev(self, inputs: dict) -> torch.Tensor:
-        """Images `(B, N, 3, H, W)` -> backbone -> neck (finest map) -> view transform -> `(B, C, nx, ny)`."""
+    def camera_bev(self, inputs: dict, losses: dict | None = None) -> torch.Tensor:
+        """Images `(B, N, 3, H, W)` -> backbone -> neck (finest map) -> view transform -> `(B, C, nx, ny)`.
+
+        Given `losses` (training), the view transform's LiDAR depth loss is added to it as `loss_depth` when the
+        config weights one.
+        """
         images = inputs.get("imgs")
         if images is None:
             raise ValueError(
@@ -112,7 +116,14 @@ class BEVFusion(BaseModel):
         encoder = self.encoders["camera"]
         batch, cameras = images.shape[:2]
         features = encoder["neck"](encoder["backbone"](images.flatten(0, 1)))[0]
-        return encoder["vtransform"](features.unflatten(0, (batch, cameras)), inputs["points"], inputs["calib"])
+        vtransform = encoder["vtransform"]
+        with_depth_loss = losses is not None and vtransform.depth_loss_weight > 0
+        bev, depth_loss = vtransform.lift(
+            features.unflatten(0, (batch, cameras)), inputs["points"], inputs["calib"], with_depth_loss
+        )
+        if with_depth_loss:
+            losses["loss_depth"] = depth_loss
+        return bev
 
     def lidar_bev(self, inputs: dict) -> torch.Tensor:
         """Hard voxels -> voxel encoder -> sparse encoder -> `(B, C, nx, ny)`."""
@@ -126,12 +137,12 @@ class BEVFusion(BaseModel):
         features = encoder["voxel_encoder"](voxels["voxels"], voxels["num_points"])
         return encoder["backbone"](features, voxels["coors"], len(inputs["points"]))
 
-    def extract_features(self, inputs: dict) -> torch.Tensor:
-        """The decoded BEV map `(B, C, nx, ny)` the heads read."""
+    def extract_features(self, inputs: dict, losses: dict | None = None) -> torch.Tensor:
+        """The decoded BEV map `(B, C, nx, ny)` the heads read; encoders' auxiliary losses go into `losses` if given."""
         if "points" not in inputs:
             raise ValueError("BEVFusion: the batch has no 'points' (one tensor per sample, possibly empty)")
         live = {
-            sensor: self.camera_bev(inputs) if sensor == "camera" else self.lidar_bev(inputs)
+            sensor: self.camera_bev(inputs, losses) if sensor == "camera" else self.lidar_bev(inputs)
             for sensor in self.encoders
             if sensor not in self.blank_sensors
         }
@@ -157,7 +168,10 @@ class BEVFusion(BaseModel):
         raise ValueError(f"BEVFusion: mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
     def loss(self, inputs: dict, data_samples: Sequence[Det3DDataSample]) -> dict[str, torch.Tensor]:
-        return self.heads["object"].loss(self.extract_features(inputs), list(data_samples))
+        """The head's losses and the encoders' auxiliary ones (the camera's `loss_depth` where configured)."""
+        encoder_losses: dict[str, torch.Tensor] = {}
+        bev = self.extract_features(inputs, encoder_losses)
+        return {**self.heads["object"].loss(bev, list(data_samples)), **encoder_losses}
 
     def predict(self, inputs: dict, data_samples: Sequence[Det3DDataSample]) -> list[Det3DDataSample]:
         """Fills every sample's `pred_instances_3d` (boxes in the LiDAR frame, scores, labels)."""

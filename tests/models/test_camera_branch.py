@@ -70,7 +70,7 @@ class OneFeatureLSS(LSSTransform):
         super().__init__(**kwargs)
         self.spot = (camera, row, column, depth_index)
 
-    def depth_and_context(self, features, points, calib):
+    def depth_and_context(self, features, depth_image):
         cameras, _, height, width = features.shape
         camera, row, column, depth_index = self.spot
         depth = features.new_zeros(cameras, self.depth_channels, height, width)
@@ -177,3 +177,54 @@ def test_view_transform_rejects_a_feature_map_or_calibration_that_does_not_fit()
         transform(torch.zeros(1, 6, 4, 16, 44), [torch.zeros(0, 5)], rig_calibration(IMAGE_SIZE))
     with pytest.raises(ValueError, match="calibration"):
         transform(torch.zeros(1, 5, 4, 8, 22), [torch.zeros(0, 5)], rig_calibration(IMAGE_SIZE))
+
+
+def _front_axis_points(depths):
+    """LiDAR points on the front camera's optical axis at the given depths (metres), as a `(P, 5)` cloud."""
+    _, lidar2cam = rig_matrices()
+    cam2lidar = np.linalg.inv(lidar2cam[0])
+    xyz = np.array([(cam2lidar @ [0.0, 0.0, depth, 1.0])[:3] for depth in depths])
+    return torch.cat([torch.tensor(xyz, dtype=torch.float32), torch.zeros(len(depths), 2)], 1)
+
+
+def test_depth_target_is_the_bin_of_the_nearest_point_in_the_feature_pixels_patch():
+    transform = LSSTransform(in_channels=4, out_channels=3, image_size=IMAGE_SIZE, feature_size=(8, 22), **GRID)
+    calib = rig_calibration(IMAGE_SIZE)
+    image = sparse_depth_image([_front_axis_points([25.2, 9.7])], calib, IMAGE_SIZE).flatten(0, 1)
+    targets = transform.depth_targets(image)
+    assert targets.shape == (6, 8, 22)
+    supervised = (targets >= 0).nonzero().tolist()
+    assert len(supervised) == 1 and supervised[0][0] == 0
+    pixel = image[0, 0].nonzero()[0] // 8
+    assert supervised[0][1:] == pixel.tolist()
+    assert targets[tuple(supervised[0])] == 9  # the nearer point, 9.7 m, is nearest the bin at 10 m (bins 1, 2, ...)
+    far = sparse_depth_image([_front_axis_points([75.0])], calib, IMAGE_SIZE).flatten(0, 1)
+    assert (transform.depth_targets(far) == -1).all(), "beyond the last bin: no target"
+
+
+def test_depth_loss_teaches_the_depth_net_the_lidar_depth():
+    torch.manual_seed(0)
+    transform = LSSTransform(
+        in_channels=8, out_channels=3, image_size=IMAGE_SIZE, feature_size=(8, 22), depth_loss_weight=2.0, **GRID
+    ).train()
+    calib = rig_calibration(IMAGE_SIZE, batch=2)
+    points = [_front_axis_points([12.0]), _front_axis_points([40.0])]
+    features = torch.zeros(2, 6, 8, 8, 22)
+    features[1, :, 0] = 1.0  # the two samples' images differ, so the depth net can tell them apart
+    features[:, :, 1] = 1.0
+    bev, loss = transform.lift(features, points, calib, with_depth_loss=True)
+    assert bev.shape == (2, 3, 180, 180)
+    assert loss.item() == pytest.approx(2.0 * math.log(transform.depth_channels), rel=0.1), "near-uniform at init"
+    assert transform.lift(features, points, calib)[1] is None
+    optimizer = torch.optim.Adam(transform.parameters(), lr=0.05)
+    for _ in range(60):
+        optimizer.zero_grad()
+        transform.lift(features, points, calib, with_depth_loss=True)[1].backward()
+        optimizer.step()
+    image = sparse_depth_image(points, calib, IMAGE_SIZE).flatten(0, 1)
+    targets = transform.depth_targets(image)
+    depth, _ = transform.depth_and_context(features.flatten(0, 1), None)
+    predicted = depth.argmax(1)[targets >= 0]
+    assert predicted.tolist() == targets[targets >= 0].tolist() == [11, 39]
+    empty = transform.lift(features, [torch.zeros(0, 5)] * 2, calib, with_depth_loss=True)[1]
+    assert empty.item() == 0.0 and empty.requires_grad, "a batch without points in range adds nothing"

@@ -12,6 +12,13 @@ is `u = s*(j + 0.5) - 0.5` in the image's pixel-centre convention (OpenCV's, as 
 pipeline's). The reference implementations place it at `j*(W-1)/(fW-1)`, which drifts by up to
 half a stride across the image.
 
+`depth_loss_weight > 0` supervises the depth distribution with the LiDAR (BEVDepth's depth loss): a feature
+pixel's target is the bin nearest the closest point projected into its stride x stride patch, and the loss is the
+mean negative log-likelihood of that bin over the pixels that have one. Unsupervised, the tiny configs' depth
+stayed near uniform after a 30-minute schedule (entropy 3.70 of a uniform 3.99 over 54 bins, p(true bin) 0.02), so
+every camera feature was spread along its whole ray in BEV. The points are training-time targets only: a
+camera-only model still predicts from images alone.
+
 The geometry (ranks, sort order, cell intervals) is cached in eval mode and reused while the
 batch's `lidar2img` is unchanged (inference on a fixed rig); training recomputes it every step,
 since augmentation changes it.
@@ -50,7 +57,11 @@ class BaseViewTransform(nn.Module):
         xbound, ybound, zbound: BEV grid `(min, max, step)` per axis, metres.
         dbound: depth bins `(min, max, step)`, metres.
         downsample: 1, or a stride for three 3x3 conv + BN + ReLU layers at C (the middle one strided).
+        depth_loss_weight: weight of the LiDAR depth supervision (`depth_loss`); 0 (the paper's) leaves depth
+            to be learnt from the detection loss alone.
     """
+
+    uses_depth_image = False  # whether depth_and_context reads the sparse LiDAR depth image
 
     def __init__(
         self,
@@ -63,8 +74,12 @@ class BaseViewTransform(nn.Module):
         zbound: Sequence[float],
         dbound: Sequence[float],
         downsample: int = 1,
+        depth_loss_weight: float = 0.0,
     ) -> None:
         super().__init__()
+        if depth_loss_weight < 0:
+            raise ValueError(f"depth_loss_weight must be >= 0, got {depth_loss_weight}")
+        self.depth_loss_weight = float(depth_loss_weight)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.image_size = tuple(int(v) for v in image_size)
@@ -73,6 +88,7 @@ class BaseViewTransform(nn.Module):
             raise ValueError(f"image_size {self.image_size} must be a multiple of feature_size {self.feature_size}")
         self.bounds = tuple(tuple(float(v) for v in bound) for bound in (xbound, ybound, zbound))
         self.grid_cells = tuple(cells_along(b, n) for b, n in zip(self.bounds, ("xbound", "ybound", "zbound")))
+        self.dbound = tuple(float(v) for v in dbound)
         self.register_buffer("frustum", self._frustum(depth_bins(dbound)), persistent=False)
         self.depth_channels = self.frustum.shape[0]
         if downsample == 1:
@@ -113,13 +129,26 @@ class BaseViewTransform(nn.Module):
         return self._cached_geometry
 
     def depth_and_context(
-        self, features: torch.Tensor, points: Sequence[torch.Tensor], calib: CalibrationBundle
+        self, features: torch.Tensor, depth_image: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`(B*N, D, fH, fW)` depth probabilities and `(B*N, C, fH, fW)` context; subclasses define it."""
+        """`(B*N, D, fH, fW)` depth probabilities and `(B*N, C, fH, fW)` context; subclasses define it.
+
+        `depth_image` is the `(B*N, 1, H, W)` sparse LiDAR depth image when `uses_depth_image`, else None.
+        """
         raise NotImplementedError
 
     def forward(self, features: torch.Tensor, points: Sequence[torch.Tensor], calib: CalibrationBundle) -> torch.Tensor:
         """Image features `(B, N, C_in, fH, fW)` -> camera BEV `(B, C, nx, ny)` (after the downsample)."""
+        return self.lift(features, points, calib)[0]
+
+    def lift(
+        self,
+        features: torch.Tensor,
+        points: Sequence[torch.Tensor],
+        calib: CalibrationBundle,
+        with_depth_loss: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The camera BEV map and, when `with_depth_loss`, the weighted LiDAR depth loss (else None)."""
         batch, cameras = features.shape[:2]
         if tuple(features.shape[-2:]) != self.feature_size:
             raise ValueError(
@@ -131,9 +160,31 @@ class BaseViewTransform(nn.Module):
                 f"{type(self).__name__}: {cameras} camera images per sample but the calibration has "
                 f"{tuple(calib.cam2img.shape[:2])} (batch, cameras)"
             )
-        depth, context = self.depth_and_context(features.flatten(0, 1), points, calib)
+        depth_image = None
+        if self.uses_depth_image or with_depth_loss:
+            depth_image = sparse_depth_image(points, calib, self.image_size).flatten(0, 1)
+        depth, context = self.depth_and_context(features.flatten(0, 1), depth_image)
         bev = self.pool(depth.unflatten(0, (batch, cameras)), context.unflatten(0, (batch, cameras)), calib)
-        return self.downsample(bev)
+        loss = self.depth_loss(depth, depth_image) if with_depth_loss else None
+        return self.downsample(bev), loss
+
+    def depth_targets(self, depth_image: torch.Tensor) -> torch.Tensor:
+        """`(B*N, fH, fW)` bin index of the nearest point in each feature pixel's patch, -1 where none is in range."""
+        stride = self.image_size[0] // self.feature_size[0], self.image_size[1] // self.feature_size[1]
+        nearest = -nn.functional.max_pool2d(-torch.where(depth_image > 0, depth_image, torch.inf), stride)[:, 0]
+        low, _, step = self.dbound
+        bins = torch.round((nearest.double() - low) / step)
+        in_range = torch.isfinite(bins) & (bins >= 0) & (bins < self.depth_channels)
+        return torch.where(in_range, bins, -1).long()
+
+    def depth_loss(self, depth: torch.Tensor, depth_image: torch.Tensor) -> torch.Tensor:
+        """`depth_loss_weight` x the mean negative log-likelihood of the LiDAR bin, over pixels that have one."""
+        targets = self.depth_targets(depth_image)
+        supervised = targets >= 0
+        if not supervised.any():
+            return depth.sum() * 0.0
+        likelihood = depth.gather(1, targets.clamp(min=0).unsqueeze(1))[:, 0][supervised]
+        return -self.depth_loss_weight * likelihood.clamp(min=1e-6).log().mean()
 
     def pool(self, depth: torch.Tensor, context: torch.Tensor, calib: CalibrationBundle) -> torch.Tensor:
         """Depth `(B, N, D, fH, fW)` x context `(B, N, C, fH, fW)` summed into BEV cells `(B, nz*C, nx, ny)`."""
@@ -148,7 +199,7 @@ class LSSTransform(BaseViewTransform):
         super().__init__(**kwargs)
         self.depthnet = nn.Conv2d(self.in_channels, self.depth_channels + self.out_channels, 1)
 
-    def depth_and_context(self, features, points, calib):
+    def depth_and_context(self, features, depth_image):
         logits = self.depthnet(features)
         return logits[:, : self.depth_channels].softmax(1), logits[:, self.depth_channels :]
 
@@ -165,6 +216,7 @@ class DepthLSSTransform(BaseViewTransform):
     """
 
     DEPTH_HINT_CHANNELS = 64
+    uses_depth_image = True
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -183,8 +235,8 @@ class DepthLSSTransform(BaseViewTransform):
             nn.Conv2d(channels, self.depth_channels + self.out_channels, 1),
         )
 
-    def depth_and_context(self, features, points, calib):
-        hint = self.dtransform(sparse_depth_image(points, calib, self.image_size).flatten(0, 1))
+    def depth_and_context(self, features, depth_image):
+        hint = self.dtransform(depth_image)
         logits = self.depthnet(torch.cat([features, hint.to(features.dtype)], 1))
         return logits[:, : self.depth_channels].softmax(1), logits[:, self.depth_channels :]
 

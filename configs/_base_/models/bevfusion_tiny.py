@@ -49,6 +49,10 @@ camera_encoder = dict(
         zbound=[-10.0, 10.0, 20.0],
         dbound=[1.0, 55.0, 1.0],
         downsample=1,
+        # LiDAR depth supervision (BEVDepth's). Without it the learning benchmark's camera-only and camera+LiDAR
+        # models ended their 30-minute schedules with near-uniform depth (entropy 3.84 and 3.70 of a uniform 3.99,
+        # p(true bin) 0.02 over 54 bins): every image feature smeared along its whole ray in BEV.
+        depth_loss_weight=1.0,
     ),
     num_cameras=6,
 )
