@@ -32,7 +32,10 @@ DEFAULT_CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "bevfusio
 # Stage -> (module path, callable attribute) pairs whose calls are timed under it, in pipeline order.
 STAGES = {
     "image backbone + neck": [("encoders.camera.backbone", "forward"), ("encoders.camera.neck", "forward")],
-    "depth net (with depth hint)": [("encoders.camera.vtransform", "depth_and_context")],
+    "depth net (with depth hint)": [
+        ("encoders.camera.vtransform", "depth_image"),
+        ("encoders.camera.vtransform", "depth_and_context"),
+    ],
     "bev_pool (cached geometry)": [("encoders.camera.vtransform", "pool")],
     "camera BEV downsample": [("encoders.camera.vtransform.downsample", "forward")],
     "LiDAR voxelize": [("data_preprocessor", "voxelize")],

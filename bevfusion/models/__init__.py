@@ -2,7 +2,14 @@
 
 from . import losses, task_utils
 from .bevfusion import BEVFusion
-from .camera import DepthLSSTransform, GeneralizedLSSFPN, LSSTransform, ResNet, SwinTransformer
+from .camera import (
+    DepthLSSTransform,
+    GeneralizedLSSFPN,
+    LSSTransform,
+    PerspectiveSemanticHead,
+    ResNet,
+    SwinTransformer,
+)
 from .checkpoint import CheckpointMismatchError, load_state_dict_file
 from .data_preprocessor import BEVFusionDataPreprocessor
 from .decoders import SECOND, SECONDFPN
@@ -20,6 +27,7 @@ __all__ = [
     "GeneralizedLSSFPN",
     "HardSimpleVFE",
     "LSSTransform",
+    "PerspectiveSemanticHead",
     "ResNet",
     "SECOND",
     "SECONDFPN",

@@ -23,6 +23,7 @@ from bevfusion.structures import Det3DDataSample
 
 SENSORS = ("camera", "lidar")
 ENCODER_PARTS = {"camera": ("backbone", "neck", "vtransform"), "lidar": ("voxel_encoder", "backbone")}
+OPTIONAL_PARTS = {"camera": ("semantic_head",), "lidar": ()}  # training-time supervision only
 
 
 def _build_encoder(sensor: str, cfg: dict) -> tuple[nn.ModuleDict, dict]:
@@ -32,6 +33,7 @@ def _build_encoder(sensor: str, cfg: dict) -> tuple[nn.ModuleDict, dict]:
     missing = [part for part in parts if part not in cfg]
     if missing:
         raise ValueError(f"BEVFusion: encoders.{sensor} needs {list(parts)}, missing {missing}")
+    parts += tuple(part for part in OPTIONAL_PARTS[sensor] if part in cfg)
     return nn.ModuleDict({part: MODELS.build(cfg.pop(part)) for part in parts}), cfg
 
 
@@ -51,7 +53,8 @@ class BEVFusion(BaseModel):
     """The detector.
 
     Args:
-        encoders: `camera=dict(backbone, neck, vtransform, num_cameras=6)` and/or
+        encoders: `camera=dict(backbone, neck, vtransform, num_cameras=6)` (optionally `semantic_head`, an
+            image-plane class loss on the neck's features in training) and/or
             `lidar=dict(voxel_encoder, backbone)`.
         fuser: merges the encoders' BEV maps; required with more than one encoder.
         decoder: `dict(backbone, neck)` over the fused BEV map.
@@ -94,11 +97,14 @@ class BEVFusion(BaseModel):
         self.heads = nn.ModuleDict({name: MODELS.build(cfg) for name, cfg in heads.items()})
 
     # ------------------------------------------------------------------ features
-    def camera_bev(self, inputs: dict, losses: dict | None = None) -> torch.Tensor:
+    def camera_bev(
+        self, inputs: dict, losses: dict | None = None, data_samples: Sequence | None = None
+    ) -> torch.Tensor:
         """Images `(B, N, 3, H, W)` -> backbone -> neck (finest map) -> view transform -> `(B, C, nx, ny)`.
 
-        Given `losses` (training), the view transform's LiDAR depth loss is added to it as `loss_depth` when the
-        config weights one.
+        Given `losses` (training), the camera's auxiliary losses the config asks for are added to it: the view
+        transform's LiDAR depth loss (`loss_depth`) and the semantic head's image-plane class loss
+        (`loss_image_semantic`, against the GT boxes of `data_samples`).
         """
         images = inputs.get("imgs")
         if images is None:
@@ -123,6 +129,14 @@ class BEVFusion(BaseModel):
         )
         if with_depth_loss:
             losses["loss_depth"] = depth_loss
+        if losses is not None and "semantic_head" in encoder:
+            instances = [sample.gt_instances_3d for sample in data_samples]
+            losses["loss_image_semantic"] = encoder["semantic_head"].loss(
+                features,
+                inputs["calib"].lidar2img,
+                [instance.bboxes_3d for instance in instances],
+                [instance.labels_3d for instance in instances],
+            )
         return bev
 
     def lidar_bev(self, inputs: dict) -> torch.Tensor:
@@ -137,12 +151,15 @@ class BEVFusion(BaseModel):
         features = encoder["voxel_encoder"](voxels["voxels"], voxels["num_points"])
         return encoder["backbone"](features, voxels["coors"], len(inputs["points"]))
 
-    def extract_features(self, inputs: dict, losses: dict | None = None) -> torch.Tensor:
-        """The decoded BEV map `(B, C, nx, ny)` the heads read; encoders' auxiliary losses go into `losses` if given."""
+    def extract_features(
+        self, inputs: dict, losses: dict | None = None, data_samples: Sequence | None = None
+    ) -> torch.Tensor:
+        """The decoded BEV map `(B, C, nx, ny)` the heads read; encoders' auxiliary losses go into `losses` if given
+        (their targets from `data_samples`)."""
         if "points" not in inputs:
             raise ValueError("BEVFusion: the batch has no 'points' (one tensor per sample, possibly empty)")
         live = {
-            sensor: self.camera_bev(inputs, losses) if sensor == "camera" else self.lidar_bev(inputs)
+            sensor: self.camera_bev(inputs, losses, data_samples) if sensor == "camera" else self.lidar_bev(inputs)
             for sensor in self.encoders
             if sensor not in self.blank_sensors
         }
@@ -169,9 +186,10 @@ class BEVFusion(BaseModel):
 
     def loss(self, inputs: dict, data_samples: Sequence[Det3DDataSample]) -> dict[str, torch.Tensor]:
         """The head's losses and the encoders' auxiliary ones (the camera's `loss_depth` where configured)."""
+        samples = list(data_samples)
         encoder_losses: dict[str, torch.Tensor] = {}
-        bev = self.extract_features(inputs, encoder_losses)
-        return {**self.heads["object"].loss(bev, list(data_samples)), **encoder_losses}
+        bev = self.extract_features(inputs, encoder_losses, samples)
+        return {**self.heads["object"].loss(bev, samples), **encoder_losses}
 
     def predict(self, inputs: dict, data_samples: Sequence[Det3DDataSample]) -> list[Det3DDataSample]:
         """Fills every sample's `pred_instances_3d` (boxes in the LiDAR frame, scores, labels)."""

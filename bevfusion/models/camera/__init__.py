@@ -2,6 +2,14 @@
 
 from .backbones import ResNet, SwinTransformer
 from .neck import GeneralizedLSSFPN
+from .perspective_head import PerspectiveSemanticHead
 from .view_transform import DepthLSSTransform, LSSTransform
 
-__all__ = ["DepthLSSTransform", "GeneralizedLSSFPN", "LSSTransform", "ResNet", "SwinTransformer"]
+__all__ = [
+    "DepthLSSTransform",
+    "GeneralizedLSSFPN",
+    "LSSTransform",
+    "PerspectiveSemanticHead",
+    "ResNet",
+    "SwinTransformer",
+]

@@ -162,11 +162,15 @@ class BaseViewTransform(nn.Module):
             )
         depth_image = None
         if self.uses_depth_image or with_depth_loss:
-            depth_image = sparse_depth_image(points, calib, self.image_size).flatten(0, 1)
+            depth_image = self.depth_image(points, calib)
         depth, context = self.depth_and_context(features.flatten(0, 1), depth_image)
         bev = self.pool(depth.unflatten(0, (batch, cameras)), context.unflatten(0, (batch, cameras)), calib)
         loss = self.depth_loss(depth, depth_image) if with_depth_loss else None
         return self.downsample(bev), loss
+
+    def depth_image(self, points: Sequence[torch.Tensor], calib: CalibrationBundle) -> torch.Tensor:
+        """`(B*N, 1, H, W)`: the batch's points as sparse depth images, one per augmented camera image."""
+        return sparse_depth_image(points, calib, self.image_size).flatten(0, 1)
 
     def depth_targets(self, depth_image: torch.Tensor) -> torch.Tensor:
         """`(B*N, fH, fW)` bin index of the nearest point in each feature pixel's patch, -1 where none is in range."""

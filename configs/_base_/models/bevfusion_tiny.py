@@ -54,6 +54,15 @@ camera_encoder = dict(
         # p(true bin) 0.02 over 54 bins): every image feature smeared along its whole ray in BEV.
         depth_loss_weight=1.0,
     ),
+    # Image-plane class supervision (training only): the projected GT boxes label the neck's feature pixels.
+    semantic_head=dict(
+        type="PerspectiveSemanticHead",
+        in_channels=64,
+        num_classes=len(class_names),
+        image_size=image_size,
+        feature_size=[image_size[0] // 8, image_size[1] // 8],
+        loss_weight=1.0,
+    ),
     num_cameras=6,
 )
 camera_bev_channels = 32
