@@ -31,7 +31,9 @@ def test_tiny_config_trains_with_finite_losses_and_a_gradient_for_every_paramete
     model = build_model(TINY[name]).train()
     losses = _losses(model, batches[name]["train"])
     assert {"loss_heatmap", "layer_-1_loss_cls", "layer_-1_loss_bbox"} <= set(losses)
-    assert ("loss_depth" in losses) == ("camera" in model.encoders), "the tiny camera branch is depth-supervised"
+    camera_losses = {"loss_depth", "loss_image_semantic"}
+    expected = camera_losses if "camera" in model.encoders else set()
+    assert camera_losses & set(losses) == expected, "the tiny camera branch's depth and image-plane supervision"
     total = sum(value for key, value in losses.items() if "loss" in key)
     assert all(torch.isfinite(value) for value in losses.values()) and total > 0
     total.backward()
