@@ -31,15 +31,37 @@ def test_tiny_config_trains_with_finite_losses_and_a_gradient_for_every_paramete
     model = build_model(TINY[name]).train()
     losses = _losses(model, batches[name]["train"])
     assert {"loss_heatmap", "layer_-1_loss_cls", "layer_-1_loss_bbox"} <= set(losses)
-    camera_losses = {"loss_depth", "loss_image_semantic"}
-    expected = camera_losses if "camera" in model.encoders else set()
-    assert camera_losses & set(losses) == expected, "the tiny camera branch's depth and image-plane supervision"
     total = sum(value for key, value in losses.items() if "loss" in key)
     assert all(torch.isfinite(value) for value in losses.values()) and total > 0
     total.backward()
     for parameter_name, parameter in model.named_parameters():
         assert parameter.grad is not None, f"{name}: {parameter_name} gets no gradient"
         assert torch.isfinite(parameter.grad).all(), f"{name}: {parameter_name} has a non-finite gradient"
+
+
+def test_camera_supervision_options_add_their_losses_and_train_the_camera_branch(batches):
+    config = load_config(TINY["fusion"])
+    camera = config.model["encoders"]["camera"]
+    camera["vtransform"]["depth_loss_weight"] = 1.0
+    camera["semantic_head"] = dict(
+        type="PerspectiveSemanticHead",
+        in_channels=camera["vtransform"]["in_channels"],
+        num_classes=len(config.class_names),
+        image_size=camera["vtransform"]["image_size"],
+        feature_size=camera["vtransform"]["feature_size"],
+    )
+    torch.manual_seed(0)
+    model = MODELS.build(config.model).train()
+    losses = _losses(model, batches["fusion"]["train"])
+    assert {"loss_depth", "loss_image_semantic"} <= set(losses)
+    assert losses["loss_depth"] > 0 and losses["loss_image_semantic"] > 0
+    (losses["loss_depth"] + losses["loss_image_semantic"]).backward()
+    assert model.encoders["camera"]["semantic_head"].classifier.weight.grad.abs().sum() > 0
+    assert model.encoders["camera"]["backbone"].conv1.weight.grad.abs().sum() > 0
+    assert all(parameter.grad is None for parameter in model.encoders["lidar"].parameters())
+    model.eval()
+    data = model.data_preprocessor(batch_of(batches["fusion"]["test"]), False)
+    assert len(model(**data, mode="predict")) == 2, "prediction needs no GT"
 
 
 @pytest.mark.parametrize("name", list(TINY))
