@@ -20,6 +20,8 @@ from torch import nn
 from bevfusion.registry import MODELS
 from bevfusion.structures import LiDARBoxes
 
+from .view_transform import feature_pixel_centres
+
 
 @MODELS.register_module()
 class PerspectiveSemanticHead(nn.Module):
@@ -50,13 +52,6 @@ class PerspectiveSemanticHead(nn.Module):
         self.loss_weight = float(loss_weight)
         self.classifier = nn.Conv2d(in_channels, self.num_classes + 1, 1)
 
-    def pixel_centres(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """Image coordinates `(fH,)` v and `(fW,)` u of the feature pixels' centres (OpenCV's convention)."""
-        (height, width), (feature_h, feature_w) = self.image_size, self.feature_size
-        v = (torch.arange(feature_h, device=device, dtype=torch.float64) + 0.5) * (height / feature_h) - 0.5
-        u = (torch.arange(feature_w, device=device, dtype=torch.float64) + 0.5) * (width / feature_w) - 0.5
-        return v, u
-
     def targets(self, lidar2img: torch.Tensor, boxes: LiDARBoxes, labels: torch.Tensor) -> torch.Tensor:
         """`(N, fH, fW)` class per feature pixel of one sample's N cameras; `num_classes` is the background.
 
@@ -80,7 +75,7 @@ class PerspectiveSemanticHead(nn.Module):
         u_min, u_max = torch.where(in_front, u, inf).amin(-1), torch.where(in_front, u, -inf).amax(-1)
         v_min, v_max = torch.where(in_front, v, inf).amin(-1), torch.where(in_front, v, -inf).amax(-1)
         centre_depth = torch.einsum("nj,mj->nm", matrix[:, 2, :3], centres) + matrix[:, None, 2, 3]
-        v_centres, u_centres = self.pixel_centres(device)
+        v_centres, u_centres = feature_pixel_centres(self.image_size, self.feature_size, device)
         inside = (
             (u_centres >= u_min[..., None, None])
             & (u_centres <= u_max[..., None, None])

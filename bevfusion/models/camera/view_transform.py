@@ -46,6 +46,16 @@ def depth_bins(dbound: Sequence[float]) -> torch.Tensor:
     return torch.arange(low, high, step, dtype=torch.float64)
 
 
+def feature_pixel_centres(
+    image_size: Sequence[int], feature_size: Sequence[int], device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 image coordinates `(fH,)` v and `(fW,)` u of the feature pixels' centres: `s*(j + 0.5) - 0.5`."""
+    (height, width), (feature_h, feature_w) = image_size, feature_size
+    v = (torch.arange(feature_h, device=device, dtype=torch.float64) + 0.5) * (height / feature_h) - 0.5
+    u = (torch.arange(feature_w, device=device, dtype=torch.float64) + 0.5) * (width / feature_w) - 0.5
+    return v, u
+
+
 class BaseViewTransform(nn.Module):
     """Frustum geometry, its cache, bev_pool and the optional BEV downsample; subclasses predict depth x context.
 
@@ -104,10 +114,7 @@ class BaseViewTransform(nn.Module):
 
     def _frustum(self, depths: torch.Tensor) -> torch.Tensor:
         """`(D, fH, fW, 4)` homogeneous pixels `(u*d, v*d, d, 1)` of every feature pixel at every bin depth."""
-        (height, width), (feature_h, feature_w) = self.image_size, self.feature_size
-        stride_v, stride_u = height / feature_h, width / feature_w
-        v = (torch.arange(feature_h, dtype=torch.float64) + 0.5) * stride_v - 0.5
-        u = (torch.arange(feature_w, dtype=torch.float64) + 0.5) * stride_u - 0.5
+        v, u = feature_pixel_centres(self.image_size, self.feature_size)
         d, v, u = torch.meshgrid(depths, v, u, indexing="ij")
         return torch.stack([u * d, v * d, d, torch.ones_like(d)], -1)
 
