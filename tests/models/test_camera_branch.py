@@ -52,6 +52,24 @@ def test_pretrained_backbone_loads_a_torchvision_state_dict_and_refuses_another(
         ResNet(depth=18, pretrained=str(path))
 
 
+def test_resnet_frozen_stages_train_only_the_later_stages_and_keep_the_forward():
+    torch.manual_seed(0)
+    trained = ResNet(depth=18, out_indices=(1, 2))
+    frozen = ResNet(depth=18, out_indices=(1, 2), frozen_stages=1)
+    frozen.load_state_dict(trained.state_dict())
+    images = torch.randn(2, 3, 64, 128)
+    for expected, output in zip(trained(images), frozen(images)):
+        torch.testing.assert_close(output, expected)
+    sum(output.square().mean() for output in frozen(images)).backward()
+    for name, parameter in frozen.named_parameters():
+        if name.startswith(("conv1.", "bn1.", "layer1.")):
+            assert not parameter.requires_grad and parameter.grad is None, name
+        else:
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    with pytest.raises(ValueError, match="frozen_stages"):
+        ResNet(depth=18, out_indices=(1, 2), frozen_stages=4)
+
+
 def test_generalized_lss_fpn_fuses_top_down_to_strides_8_and_16():
     neck = GeneralizedLSSFPN(in_channels=(192, 384, 768), out_channels=256).eval()
     inputs = [torch.randn(1, 192, 32, 88), torch.randn(1, 384, 16, 44), torch.randn(1, 768, 8, 22)]

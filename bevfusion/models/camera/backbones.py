@@ -87,13 +87,29 @@ RESNETS = {18: torchvision.models.resnet18, 34: torchvision.models.resnet34, 50:
 
 @MODELS.register_module()
 class ResNet(nn.Module):
-    """torchvision ResNet-18/34/50 returning stages `out_indices` (layer1..layer4 are stages 0..3)."""
+    """torchvision ResNet-18/34/50 returning stages `out_indices` (layer1..layer4 are stages 0..3).
 
-    def __init__(self, depth: int = 18, out_indices: Sequence[int] = (1, 2, 3), pretrained: str | None = None) -> None:
+    `frozen_stages=k` (mmdetection's option) trains neither the stem nor layer1..layer<k>: their parameters get no
+    gradient and no backward runs through them. Unlike mmdetection, their BatchNorms keep normalising with batch
+    statistics in training, since without pretrained weights nothing else keeps those activations in scale.
+    """
+
+    def __init__(
+        self,
+        depth: int = 18,
+        out_indices: Sequence[int] = (1, 2, 3),
+        pretrained: str | None = None,
+        frozen_stages: int = -1,
+    ) -> None:
         super().__init__()
         if depth not in RESNETS:
             raise ValueError(f"ResNet: depth must be one of {sorted(RESNETS)}, got {depth}")
         self.out_indices = _check_out_indices("ResNet", out_indices)
+        if not -1 <= frozen_stages <= self.out_indices[-1] + 1:
+            raise ValueError(
+                f"ResNet: frozen_stages must be -1 (none), 0 (the stem) or up to the last stage used "
+                f"({self.out_indices[-1] + 1}), got {frozen_stages}"
+            )
         net = RESNETS[depth](weights=None)
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         layers = [net.layer1, net.layer2, net.layer3, net.layer4][: self.out_indices[-1] + 1]
@@ -105,6 +121,9 @@ class ResNet(nn.Module):
         if pretrained:
             unused = tuple(f"layer{stage + 1}." for stage in range(self.num_stages, STAGES))
             load_state_dict_file(self, pretrained, allow_unexpected=(*unused, "fc."))
+        frozen = [self.conv1, self.bn1] + [getattr(self, f"layer{stage}") for stage in range(1, frozen_stages + 1)]
+        for module in frozen if frozen_stages >= 0 else []:
+            module.requires_grad_(False)
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         x = self.maxpool(self.relu(self.bn1(self.conv1(images))))
