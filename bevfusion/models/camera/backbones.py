@@ -121,9 +121,9 @@ class ResNet(nn.Module):
         if pretrained:
             unused = tuple(f"layer{stage + 1}." for stage in range(self.num_stages, STAGES))
             load_state_dict_file(self, pretrained, allow_unexpected=(*unused, "fc."))
-        frozen = [self.conv1, self.bn1] + [getattr(self, f"layer{stage}") for stage in range(1, frozen_stages + 1)]
-        for module in frozen if frozen_stages >= 0 else []:
-            module.requires_grad_(False)
+        if frozen_stages >= 0:
+            for module in [self.conv1, self.bn1, *(getattr(self, f"layer{k}") for k in range(1, frozen_stages + 1))]:
+                module.requires_grad_(False)
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         x = self.maxpool(self.relu(self.bn1(self.conv1(images))))
