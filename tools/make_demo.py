@@ -59,13 +59,17 @@ def train(work: Path, root: Path, minutes: float) -> Path:
         if trained_for != minutes:
             print(f"  (asked for {minutes:g}: `make demo FRESH=1 MINUTES={minutes:g}` trains again)", flush=True)
         return checkpoint
-    speeds = {}
+    timings = {}
     for stage, name in enumerate(STAGES):
         print(f"[{stage + 1}/{len(STAGES)}] {name}: timing a few iterations to fit it into the budget", flush=True)
-        speeds[name] = calibrate(name, root, work / "calibration" / name)
-        print(f"[{stage + 1}/{len(STAGES)}] {name}: {speeds[name]:.2f} s per iteration", flush=True)
+        timing = timings[name] = calibrate(name, root, work / "calibration" / name)
+        print(
+            f"[{stage + 1}/{len(STAGES)}] {name}: {timing.seconds_per_iter:.2f} s per iteration, "
+            f"{timing.startup_seconds:.0f} s to start and end a run",
+            flush=True,
+        )
     checkpoint, iterations, _ = train_fusion_within(
-        minutes, FUSION_LIDAR_SHARE, speeds, root, work / "train", quiet=False
+        minutes, FUSION_LIDAR_SHARE, timings, root, work / "train", quiet=False
     )
     print(f"trained {iterations[0]} LiDAR-only then {iterations[1]} camera+LiDAR iterations", flush=True)
     with atomic_write(done, "w", encoding="utf-8") as handle:

@@ -26,6 +26,7 @@ from mmengine.config import Config
 from bevfusion.engine.budget import (
     FUSION_LIDAR_SHARE,
     TINY_CONFIGS,
+    Timing,
     calibrate,
     run_tool,
     train_fusion_within,
@@ -79,31 +80,34 @@ def run(args: argparse.Namespace) -> list[dict]:
     work = Path(args.work_dir).resolve()
     data_root = work / "data"
     prepare_data(data_root, args.scenes, args.workers)
-    speeds: dict[str, float] = {}
+    timings: dict[str, Timing] = {}
     rows = []
     for name in args.configs:
         for config_name in ROW_CONFIGS[name]:
-            if config_name not in speeds:
+            if config_name not in timings:
                 run_dir = work / "calibration" / config_name
-                speeds[config_name] = calibrate(config_name, data_root, run_dir, CALIBRATION_WINDOWS)
+                timings[config_name] = calibrate(config_name, data_root, run_dir, CALIBRATION_WINDOWS)
         if name == "fusion":
-            checkpoint, iterations, seconds = train_fusion_within(
-                args.minutes, args.fusion_lidar_share, speeds, data_root, work / name
+            checkpoint, iterations, stage_seconds = train_fusion_within(
+                args.minutes, args.fusion_lidar_share, timings, data_root, work / name
             )
         else:
-            checkpoint, stage_iters, seconds = train_within(
-                name, args.minutes, speeds[name], data_root, work / name / f"0_{name}"
+            checkpoint, stage_iters, stage_wall = train_within(
+                name, args.minutes, timings[name], data_root, work / name / f"0_{name}"
             )
-            iterations = [stage_iters]
+            iterations, stage_seconds = [stage_iters], [stage_wall]
+        seconds = sum(stage_seconds)
         samples = sum(iterations) * Config.fromfile(str(TINY_CONFIGS[name])).train_dataloader.batch_size
         trained = {
             "seconds": seconds,
             "minutes": seconds / 60,
             "stages": list(ROW_CONFIGS[name]),
             "iterations": iterations,
+            "stage_seconds": stage_seconds,
             "iterations_per_s": sum(iterations) / seconds,
             "samples_per_s": samples / seconds,
-            "calibrated_seconds_per_iter": {config: speeds[config] for config in ROW_CONFIGS[name]},
+            "calibrated_seconds_per_iter": {config: timings[config].seconds_per_iter for config in ROW_CONFIGS[name]},
+            "calibrated_startup_seconds": {config: timings[config].startup_seconds for config in ROW_CONFIGS[name]},
         }
         for variant, options in {name: (), **ROW_ABLATIONS.get(name, {})}.items():
             summary = _metrics(work / variant, checkpoint.parent / "config.py", checkpoint, options)

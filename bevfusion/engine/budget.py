@@ -1,8 +1,9 @@
 """Fit a tiny synthetic config's training into a wall-clock budget on this machine.
 
-`make demo` and `tools/benchmark.py learn` both time a few iterations of `tools/train.py`, then
-train for the iterations that fit, with the config's schedule stretched to that length by
-`rescale_schedule` (every scheduler's begin, end and T_max by one factor, so the shape is kept).
+`make demo` and `tools/benchmark.py learn` both time a few iterations of `tools/train.py` (the steady
+rate and the run's fixed start-up cost, `Timing`), then train for the iterations that fit, with the
+config's schedule stretched to that length by `rescale_schedule` (every scheduler's begin, end and
+T_max by one factor, so the shape is kept).
 
 The camera+LiDAR model is trained as the paper trains it, LiDAR-only first, but inside one
 schedule (`train_fusion_within`): the LiDAR-only run takes the first part of the schedule sized
@@ -19,6 +20,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -123,34 +125,49 @@ def seconds_per_iter(log: Path, skip: int = 1) -> float:
     return sum(times) / len(times)
 
 
-def calibrate(name: str, data_root: Path, run_dir: Path, windows: tuple[int, int] = CALIBRATION_WINDOWS) -> float:
-    """Seconds per training iteration of a tiny config on this machine, from a short tools/train.py run.
+@dataclass(frozen=True)
+class Timing:
+    """How long a tiny config trains on this machine: seconds per iteration, and the fixed cost of a run.
 
-    `windows` = (logged windows, iterations each); the first window (start-up) is left out.
+    The fixed cost (process start, model build, data workers, the slower first iterations, the checkpoint)
+    is a run's wall time beyond its iterations at the steady rate: 20-80 s, which a plan from the steady
+    rate alone put over a 30-minute budget.
+    """
+
+    seconds_per_iter: float
+    startup_seconds: float = 0.0
+
+    def iterations_within(self, seconds: float) -> int:
+        """The iterations of a run that should end within `seconds` of wall time (at least 1)."""
+        return max(1, int((seconds - self.startup_seconds) / self.seconds_per_iter))
+
+
+def calibrate(name: str, data_root: Path, run_dir: Path, windows: tuple[int, int] = CALIBRATION_WINDOWS) -> Timing:
+    """A tiny config's `Timing` on this machine, from a short tools/train.py run.
+
+    `windows` = (logged windows, iterations each); the first window (start-up) is left out of the rate and
+    counts, with everything else outside the steady iterations, as the run's fixed cost.
     """
     count, size = windows
     config = tiny_config(name, data_root)
     rescale_schedule(config, count * size)
     config.log_processor.window_size = config.default_hooks.logger.interval = size
-    train(config, run_dir)
-    return seconds_per_iter(run_dir / "train.log")
-
-
-def iterations_within(minutes: float, seconds_per_iteration: float) -> int:
-    return max(1, int(minutes * 60 / seconds_per_iteration))
+    wall = train(config, run_dir)
+    rate = seconds_per_iter(run_dir / "train.log")
+    return Timing(rate, max(0.0, wall - count * size * rate))
 
 
 def train_within(
     name: str,
     minutes: float,
-    seconds_per_iteration: float,
+    timing: Timing,
     data_root: Path,
     run_dir: Path,
     quiet: bool = True,
 ) -> tuple[Path, int, float]:
     """Train a tiny config for about `minutes`; returns its last checkpoint, the iterations and the wall time."""
     config = tiny_config(name, data_root)
-    max_iters = iterations_within(minutes, seconds_per_iteration)
+    max_iters = timing.iterations_within(minutes * 60)
     rescale_schedule(config, max_iters)
     seconds = train(config, run_dir, quiet)
     return run_dir / f"iter_{max_iters}.pth", max_iters, seconds
@@ -159,28 +176,29 @@ def train_within(
 def train_fusion_within(
     minutes: float,
     lidar_share: float,
-    speeds: dict[str, float],
+    timings: dict[str, Timing],
     data_root: Path,
     work: Path,
     quiet: bool = True,
-) -> tuple[Path, list[int], float]:
+) -> tuple[Path, list[int], list[float]]:
     """LiDAR-only for `lidar_share` of a schedule sized for `minutes`, then camera+LiDAR continuing it.
 
     The fusion stage anneals (cosine) from the lr the LiDAR stage reached to the schedule's last `eta_min`.
 
-    `speeds` holds the seconds per iteration of "lidar" and "fusion" (`calibrate`); like every run of
-    this module, both stages are planned from them, and the fusion stage gets the planned time the
-    LiDAR stage leaves. Returns the last checkpoint, both stages' iterations and the total wall time.
+    `timings` holds the `Timing` of "lidar" and "fusion" (`calibrate`). The LiDAR stage is the first part
+    of the schedule a LiDAR-only run of `minutes` would train; the fusion stage gets the iterations that fit
+    into the time the LiDAR stage actually left. Returns the last checkpoint, both stages' iterations and
+    their wall times.
     """
     lidar = tiny_config("lidar", data_root)
-    rescale_schedule(lidar, iterations_within(minutes, speeds["lidar"]))
+    rescale_schedule(lidar, timings["lidar"].iterations_within(minutes * 60))
     cut = max(1, round(lidar_share * lidar.train_cfg.max_iters))
     start_lr, end_lr = lr_after(lidar, cut), lidar.param_scheduler[-1]["eta_min"]
     lidar.train_cfg.max_iters = lidar.train_cfg.val_interval = lidar.default_hooks.checkpoint.interval = cut
     lidar_seconds = train(lidar, work / "0_lidar", quiet)
     fusion = tiny_config("fusion", data_root)
-    fusion_iters = iterations_within((1.0 - lidar_share) * minutes, speeds["fusion"])
+    fusion_iters = timings["fusion"].iterations_within(minutes * 60 - lidar_seconds)
     continue_schedule(fusion, fusion_iters, start_lr, end_lr)
     fusion.load_from = str(work / "0_lidar" / f"iter_{cut}.pth")
     fusion_seconds = train(fusion, work / "1_fusion", quiet)
-    return work / "1_fusion" / f"iter_{fusion_iters}.pth", [cut, fusion_iters], lidar_seconds + fusion_seconds
+    return work / "1_fusion" / f"iter_{fusion_iters}.pth", [cut, fusion_iters], [lidar_seconds, fusion_seconds]

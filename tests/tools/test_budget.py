@@ -1,13 +1,22 @@
 """`bevfusion.engine.budget`: schedules fitted to a wall-clock budget, and the LiDAR-then-fusion recipe that
 `make demo` and the learning benchmark train with."""
 
+import time
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from bevfusion.engine.budget import continue_schedule, lr_after, rescale_schedule, tiny_config, train_fusion_within
+from bevfusion.engine.budget import (
+    Timing,
+    calibrate,
+    continue_schedule,
+    lr_after,
+    rescale_schedule,
+    tiny_config,
+    train_fusion_within,
+)
 
 
 def test_lr_after_follows_the_tiny_one_cycle_schedule(tmp_path):
@@ -28,14 +37,32 @@ def test_continue_schedule_anneals_from_the_given_lr_to_the_given_end(tmp_path):
     assert config.train_cfg.max_iters == config.default_hooks.checkpoint.interval == 30
 
 
+def test_timing_leaves_a_runs_fixed_cost_out_of_the_budget():
+    """30 minutes at 1.5 s per iteration are 1200 iterations, 1180 when starting and ending a run takes 30 s."""
+    assert Timing(1.5).iterations_within(1800) == 1200
+    assert Timing(1.5, startup_seconds=30.0).iterations_within(1800) == 1180
+    assert Timing(1.5, startup_seconds=30.0).iterations_within(20) == 1  # less than the start-up: one iteration
+
+
+@pytest.mark.slow
+def test_calibration_splits_a_short_run_into_its_steady_rate_and_its_fixed_cost(tiny_world, tmp_path):
+    """The fixed cost and the timed windows' rate over all iterations add up to at most the run's wall time."""
+    start = time.perf_counter()
+    timing = calibrate("lidar", Path(tiny_world), tmp_path, windows=(3, 2))
+    wall = time.perf_counter() - start
+    assert 0 < timing.seconds_per_iter and 1.0 < timing.startup_seconds  # a Python process alone takes a second
+    assert 6 * timing.seconds_per_iter + timing.startup_seconds <= wall
+
+
 @pytest.mark.slow
 def test_fusion_recipe_starts_from_the_lidar_checkpoint_at_the_lr_the_lidar_stage_reached(tiny_world, tmp_path):
     """One minute at 7.5 s per LiDAR iteration is an 8-iteration schedule; the LiDAR stage trains its first half,
-    the fusion stage the iterations of 15 s that fit into the other half."""
-    speeds = {"lidar": 7.5, "fusion": 15.0}
-    checkpoint, iterations, seconds = train_fusion_within(1.0, 0.5, speeds, Path(tiny_world), tmp_path)
-    assert iterations == [4, 2] and checkpoint == tmp_path / "1_fusion" / "iter_2.pth" and checkpoint.is_file()
-    assert (tmp_path / "0_lidar" / "iter_4.pth").is_file() and seconds > 0
+    the fusion stage the iterations of 15 s that fit into the time the LiDAR stage actually left."""
+    timings = {"lidar": Timing(7.5), "fusion": Timing(15.0)}
+    checkpoint, iterations, seconds = train_fusion_within(1.0, 0.5, timings, Path(tiny_world), tmp_path)
+    assert iterations == [4, max(1, int((60 - seconds[0]) / 15.0))] and seconds[1] > 0
+    assert checkpoint == tmp_path / "1_fusion" / f"iter_{iterations[1]}.pth" and checkpoint.is_file()
+    assert (tmp_path / "0_lidar" / "iter_4.pth").is_file()
     lidar = tiny_config("lidar", Path(tiny_world))
     rescale_schedule(lidar, 8)
     fusion = Config.fromfile(str(tmp_path / "1_fusion" / "config.py"))
