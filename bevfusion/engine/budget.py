@@ -130,8 +130,8 @@ class Timing:
     """How long a tiny config trains on this machine: seconds per iteration, and the fixed cost of a run.
 
     The fixed cost (process start, model build, data workers, the slower first iterations, the checkpoint)
-    is a run's wall time beyond its iterations at the steady rate: 20-80 s, which a plan from the steady
-    rate alone put over a 30-minute budget.
+    is a run's wall time beyond its iterations at the steady rate: 12-14 s a run on the 2-core VM, which
+    a plan from the steady rate alone put over the budget (learning benchmark rows of 30.9-31.3 minutes).
     """
 
     seconds_per_iter: float
