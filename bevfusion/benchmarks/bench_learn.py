@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from mmengine.config import Config
@@ -106,8 +107,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             "stage_seconds": stage_seconds,
             "iterations_per_s": sum(iterations) / seconds,
             "samples_per_s": samples / seconds,
-            "calibrated_seconds_per_iter": {config: timings[config].seconds_per_iter for config in ROW_CONFIGS[name]},
-            "calibrated_startup_seconds": {config: timings[config].startup_seconds for config in ROW_CONFIGS[name]},
+            "calibration": {config: asdict(timings[config]) for config in ROW_CONFIGS[name]},
         }
         for variant, options in {name: (), **ROW_ABLATIONS.get(name, {})}.items():
             summary = _metrics(work / variant, checkpoint.parent / "config.py", checkpoint, options)
