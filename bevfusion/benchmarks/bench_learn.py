@@ -11,6 +11,7 @@ that checkpoint, inside the one budget and one schedule (`bevfusion.engine.budge
 `--fusion-lidar-share` is the LiDAR stage's part of the schedule). Its checkpoint is scored a
 second time with the camera blanked (`BEVFusion(blank_sensors=...)`: zeros for the camera's BEV
 map), the row `fusion_camera_blanked`, so the table shows what the camera branch adds.
+The camera backbone starts from random weights unless `--camera-pretrained` gives a file.
 
 Rows: mAP, NDS, per-class AP, TP errors, training minutes, iterations/s and samples/s.
 """
@@ -56,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=FUSION_LIDAR_SHARE,
         help="the LiDAR-only stage's part of the fusion schedule",
     )
+    parser.add_argument(
+        "--camera-pretrained",
+        metavar="PATH",
+        help="a torchvision ResNet-18 state dict for the camera backbone (the paper's camera is pretrained)",
+    )
 
 
 def prepare_data(root: Path, scenes: int, workers: int) -> None:
@@ -90,11 +96,21 @@ def run(args: argparse.Namespace) -> list[dict]:
                 timings[config_name] = calibrate(config_name, data_root, run_dir, CALIBRATION_WINDOWS)
         if name == "fusion":
             checkpoint, iterations, stage_seconds = train_fusion_within(
-                args.minutes, args.fusion_lidar_share, timings, data_root, work / name
+                args.minutes,
+                args.fusion_lidar_share,
+                timings,
+                data_root,
+                work / name,
+                camera_pretrained=args.camera_pretrained,
             )
         else:
             checkpoint, stage_iters, stage_wall = train_within(
-                name, args.minutes, timings[name], data_root, work / name / f"0_{name}"
+                name,
+                args.minutes,
+                timings[name],
+                data_root,
+                work / name / f"0_{name}",
+                camera_pretrained=args.camera_pretrained,
             )
             iterations, stage_seconds = [stage_iters], [stage_wall]
         seconds = sum(stage_seconds)
@@ -108,6 +124,7 @@ def run(args: argparse.Namespace) -> list[dict]:
             "iterations_per_s": sum(iterations) / seconds,
             "samples_per_s": samples / seconds,
             "calibration": {config: asdict(timings[config]) for config in ROW_CONFIGS[name]},
+            "camera_pretrained": args.camera_pretrained if name != "lidar" else None,
         }
         for variant, options in {name: (), **ROW_ABLATIONS.get(name, {})}.items():
             summary = _metrics(work / variant, checkpoint.parent / "config.py", checkpoint, options)

@@ -74,9 +74,15 @@ def continue_schedule(config: Config, max_iters: int, start_lr: float, end_lr: f
     ]
 
 
-def tiny_config(name: str, data_root: Path) -> Config:
-    """A tiny config pointed at `data_root`; it is scored once, by tools/test.py, so it validates nothing."""
+def tiny_config(name: str, data_root: Path, camera_pretrained: str | None = None) -> Config:
+    """A tiny config pointed at `data_root`; it is scored once, by tools/test.py, so it validates nothing.
+
+    `camera_pretrained`: a torchvision ResNet-18 state dict for the camera backbone of the configs that have one
+    (the paper's camera starts from pretrained weights; without it the tiny configs' starts from random ones).
+    """
     config = Config.fromfile(str(TINY_CONFIGS[name]))
+    if camera_pretrained and "camera" in config.model.encoders:
+        config.model.encoders.camera.backbone.pretrained = str(camera_pretrained)
     root = os.path.join(str(data_root), "")
     train = config.train_dataloader.dataset.dataset
     train.data_root = root
@@ -164,9 +170,10 @@ def train_within(
     data_root: Path,
     run_dir: Path,
     quiet: bool = True,
+    camera_pretrained: str | None = None,
 ) -> tuple[Path, int, float]:
     """Train a tiny config for about `minutes`; returns its last checkpoint, the iterations and the wall time."""
-    config = tiny_config(name, data_root)
+    config = tiny_config(name, data_root, camera_pretrained)
     max_iters = timing.iterations_within(minutes * 60)
     rescale_schedule(config, max_iters)
     seconds = train(config, run_dir, quiet)
@@ -180,6 +187,7 @@ def train_fusion_within(
     data_root: Path,
     work: Path,
     quiet: bool = True,
+    camera_pretrained: str | None = None,
 ) -> tuple[Path, list[int], list[float]]:
     """LiDAR-only for `lidar_share` of a schedule sized for `minutes`, then camera+LiDAR continuing it.
 
@@ -187,8 +195,8 @@ def train_fusion_within(
 
     `timings` holds the `Timing` of "lidar" and "fusion" (`calibrate`). The LiDAR stage is the first part
     of the schedule a LiDAR-only run of `minutes` would train; the fusion stage gets the iterations that fit
-    into the time the LiDAR stage actually left. Returns the last checkpoint, both stages' iterations and
-    their wall times.
+    into the time the LiDAR stage actually left; its camera backbone starts from `camera_pretrained` when
+    given. Returns the last checkpoint, both stages' iterations and their wall times.
     """
     lidar = tiny_config("lidar", data_root)
     rescale_schedule(lidar, timings["lidar"].iterations_within(minutes * 60))
@@ -196,7 +204,7 @@ def train_fusion_within(
     start_lr, end_lr = lr_after(lidar, cut), lidar.param_scheduler[-1]["eta_min"]
     lidar.train_cfg.max_iters = lidar.train_cfg.val_interval = lidar.default_hooks.checkpoint.interval = cut
     lidar_seconds = train(lidar, work / "0_lidar", quiet)
-    fusion = tiny_config("fusion", data_root)
+    fusion = tiny_config("fusion", data_root, camera_pretrained)
     fusion_iters = timings["fusion"].iterations_within(minutes * 60 - lidar_seconds)
     continue_schedule(fusion, fusion_iters, start_lr, end_lr)
     fusion.load_from = str(work / "0_lidar" / f"iter_{cut}.pth")

@@ -57,9 +57,16 @@ def test_calibration_splits_a_short_run_into_its_steady_rate_and_its_fixed_cost(
 @pytest.mark.slow
 def test_fusion_recipe_starts_from_the_lidar_checkpoint_at_the_lr_the_lidar_stage_reached(tiny_world, tmp_path):
     """One minute at 7.5 s per LiDAR iteration is an 8-iteration schedule; the LiDAR stage trains its first half,
-    the fusion stage the iterations of 15 s that fit into the time the LiDAR stage actually left."""
+    the fusion stage the iterations of 15 s that fit into the time the LiDAR stage actually left. A pretrained
+    camera backbone survives the LiDAR checkpoint's loading: its frozen stem ends the stage as the file has it."""
+    import torchvision
+
+    pretrained = torchvision.models.resnet18(weights=None).state_dict()
+    torch.save(pretrained, tmp_path / "resnet18.pth")
     timings = {"lidar": Timing(7.5), "fusion": Timing(15.0)}
-    checkpoint, iterations, seconds = train_fusion_within(1.0, 0.5, timings, Path(tiny_world), tmp_path)
+    checkpoint, iterations, seconds = train_fusion_within(
+        1.0, 0.5, timings, Path(tiny_world), tmp_path, camera_pretrained=str(tmp_path / "resnet18.pth")
+    )
     assert iterations == [4, max(1, int((60 - seconds[0]) / 15.0))] and seconds[1] > 0
     assert checkpoint == tmp_path / "1_fusion" / f"iter_{iterations[1]}.pth" and checkpoint.is_file()
     assert (tmp_path / "0_lidar" / "iter_4.pth").is_file()
@@ -71,3 +78,5 @@ def test_fusion_recipe_starts_from_the_lidar_checkpoint_at_the_lr_the_lidar_stag
     assert fusion.param_scheduler[0]["eta_min"] == lidar.param_scheduler[-1]["eta_min"]
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
     assert any(key.startswith("encoders.camera.") for key in state) and any(key.startswith("fuser.") for key in state)
+    for key in ("conv1.weight", "layer1.0.conv2.weight"):
+        torch.testing.assert_close(state[f"encoders.camera.backbone.{key}"], pretrained[key])
