@@ -34,6 +34,7 @@ from bevfusion.engine.budget import (
     train_fusion_within,
     train_within,
 )
+from bevfusion.registry import MODELS
 
 SEED = 20261201
 # 4 logged windows of 10 iterations, the last 3 timed: 12 iterations (`make demo`'s) read 0.77 s/iteration for a
@@ -83,7 +84,15 @@ def _metrics(work_dir: Path, config: Path, checkpoint: Path, options: tuple[str,
     return json.loads((work_dir / "test" / "metrics_summary.json").read_text())
 
 
+def check_camera_pretrained(path: str) -> None:
+    """Load `path` into the tiny camera backbone now, so a wrong file fails before the data and the calibrations."""
+    backbone = Config.fromfile(str(TINY_CONFIGS["camera"])).model.encoders.camera.backbone
+    MODELS.build(dict(backbone, pretrained=path))
+
+
 def run(args: argparse.Namespace) -> list[dict]:
+    if args.camera_pretrained:
+        check_camera_pretrained(args.camera_pretrained)
     work = Path(args.work_dir).resolve()
     data_root = work / "data"
     prepare_data(data_root, args.scenes, args.workers)

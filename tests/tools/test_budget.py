@@ -80,3 +80,21 @@ def test_fusion_recipe_starts_from_the_lidar_checkpoint_at_the_lr_the_lidar_stag
     assert any(key.startswith("encoders.camera.") for key in state) and any(key.startswith("fuser.") for key in state)
     for key in ("conv1.weight", "layer1.0.conv2.weight"):
         torch.testing.assert_close(state[f"encoders.camera.backbone.{key}"], pretrained[key])
+
+
+def test_learning_benchmark_checks_the_camera_weights_file_before_any_work(tmp_path):
+    """`--camera-pretrained` is loaded into the tiny camera backbone up front: a ResNet-50 file or a missing one
+    stops the benchmark naming the file, before hours of data generation and training."""
+    import torchvision
+
+    from bevfusion.benchmarks.bench_learn import check_camera_pretrained
+    from bevfusion.models.checkpoint import CheckpointMismatchError
+
+    resnet18, resnet50 = tmp_path / "resnet18.pth", tmp_path / "resnet50.pth"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), resnet18)
+    torch.save(torchvision.models.resnet50(weights=None).state_dict(), resnet50)
+    check_camera_pretrained(str(resnet18))
+    with pytest.raises(CheckpointMismatchError, match="resnet50.pth does not fit ResNet"):
+        check_camera_pretrained(str(resnet50))
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        check_camera_pretrained(str(tmp_path / "missing.pth"))
