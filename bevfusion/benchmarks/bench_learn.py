@@ -31,6 +31,7 @@ from bevfusion.engine.budget import (
     Timing,
     calibrate,
     run_tool,
+    tiny_config,
     train_fusion_within,
     train_within,
 )
@@ -86,8 +87,7 @@ def _metrics(work_dir: Path, config: Path, checkpoint: Path, options: tuple[str,
 
 def check_camera_pretrained(path: str) -> None:
     """Load `path` into the tiny camera backbone now, so a wrong file fails before the data and the calibrations."""
-    backbone = Config.fromfile(str(TINY_CONFIGS["camera"])).model.encoders.camera.backbone
-    MODELS.build(dict(backbone, pretrained=path))
+    MODELS.build(tiny_config("camera", Path("."), camera_pretrained=path).model.encoders.camera.backbone)
 
 
 def run(args: argparse.Namespace) -> list[dict]:

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import torchvision
 from mmengine.config import Config
 
+from bevfusion.benchmarks.bench_learn import check_camera_pretrained
 from bevfusion.engine.budget import (
     Timing,
     calibrate,
@@ -17,6 +19,7 @@ from bevfusion.engine.budget import (
     tiny_config,
     train_fusion_within,
 )
+from bevfusion.models.checkpoint import CheckpointMismatchError
 
 
 def test_lr_after_follows_the_tiny_one_cycle_schedule(tmp_path):
@@ -59,8 +62,6 @@ def test_fusion_recipe_starts_from_the_lidar_checkpoint_at_the_lr_the_lidar_stag
     """One minute at 7.5 s per LiDAR iteration is an 8-iteration schedule; the LiDAR stage trains its first half,
     the fusion stage the iterations of 15 s that fit into the time the LiDAR stage actually left. A pretrained
     camera backbone survives the LiDAR checkpoint's loading: its frozen stem ends the stage as the file has it."""
-    import torchvision
-
     pretrained = torchvision.models.resnet18(weights=None).state_dict()
     torch.save(pretrained, tmp_path / "resnet18.pth")
     timings = {"lidar": Timing(7.5), "fusion": Timing(15.0)}
@@ -85,11 +86,6 @@ def test_fusion_recipe_starts_from_the_lidar_checkpoint_at_the_lr_the_lidar_stag
 def test_learning_benchmark_checks_the_camera_weights_file_before_any_work(tmp_path):
     """`--camera-pretrained` is loaded into the tiny camera backbone up front: a ResNet-50 file or a missing one
     stops the benchmark naming the file, before hours of data generation and training."""
-    import torchvision
-
-    from bevfusion.benchmarks.bench_learn import check_camera_pretrained
-    from bevfusion.models.checkpoint import CheckpointMismatchError
-
     resnet18, resnet50 = tmp_path / "resnet18.pth", tmp_path / "resnet50.pth"
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), resnet18)
     torch.save(torchvision.models.resnet50(weights=None).state_dict(), resnet50)
